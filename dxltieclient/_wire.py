@@ -1,0 +1,505 @@
+"""
+The TIE wire format, written down once: pure functions with no I/O.
+
+* validation of what a caller passes (hashes, trust levels, file types, query limits);
+* conversions between the caller's hex strings and the base64 values TIE uses on the wire;
+* the JSON payload of every request and of the external report event, in TIE's key order;
+* the transforms applied to responses and incoming events.
+
+:mod:`dxltieclient.client` and :mod:`dxltieclient.callbacks` use it client side; the sandbox's TIE
+emulator uses it server side.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import string
+from typing import Any, Dict, Iterable, List, Mapping, Union
+
+from ._errors import InvalidHashError, TieInputError
+from .constants import CertProvider, FileProvider, FileType, HashType, TrustLevel
+
+#: A caller's hashes: hash type (``md5``, ``sha1``, ``sha256``) to hexadecimal digest.
+Hashes = Mapping[str, Union[str, bytes]]
+#: A JSON object as decoded by :func:`json.loads`.
+JsonObject = Dict[str, Any]
+
+#: The number of hexadecimal digits of each hash type.
+HASH_HEX_LENGTHS: Dict[str, int] = {HashType.MD5: 32, HashType.SHA1: 40, HashType.SHA256: 64}
+
+#: The largest payload the fabric carries: dxlclient's msgpack refuses longer strings, and the
+#: broker then drops the message without a word, so the caller would only see a timeout.
+MAX_PAYLOAD_BYTES = 1024 * 1024
+
+_HEX_DIGITS = frozenset(string.hexdigits)
+
+# Payload keys, written once.
+_HASHES = "hashes"
+_REPUTATIONS = "reputations"
+_PROVIDER_ID = "providerId"
+_PUBLIC_KEY_SHA1 = "publicKeySha1"
+
+
+def constant_values(constant: type) -> Dict[str, Any]:
+    """
+    Lists the members of a constants class.
+
+    :param constant: a class of :mod:`dxltieclient.constants`, e.g. ``TrustLevel``
+    :return: member name to value, for every upper-case attribute
+    """
+    return {name: getattr(constant, name) for name in dir(constant) if name.isupper()}
+
+
+def valid_parameter(constant: type, value: Any) -> bool:
+    """
+    Tells whether ``value`` equals (``==``) the value of any attribute of ``constant`` whose name
+    does not start with two underscores: the original library's membership test.
+
+    :param constant: the class to look in
+    :param value: the value to look for
+    :return: ``True`` when a member equals ``value``
+    """
+    return any(getattr(constant, name) == value for name in dir(constant)
+               if not name.startswith("__"))
+
+
+def _describe_members(constant: type) -> str:
+    members = sorted(constant_values(constant).items(), key=lambda item: item[1])
+    return ", ".join("{} ({})".format(value, name) for name, value in members)
+
+
+def _is_plain_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation
+# ---------------------------------------------------------------------------------------------
+
+def check_trust_level(trust_level: Any) -> int:
+    """
+    Checks a trust level for the ``set_*`` requests.
+
+    :param trust_level: the trust level
+    :return: the trust level
+    :raises TieInputError: when it is not one of the :class:`TrustLevel` values
+    """
+    if not _is_plain_int(trust_level) or trust_level not in constant_values(TrustLevel).values():
+        raise TieInputError(
+            "Unknown trust level {!r}: use one of the TrustLevel values: {}".format(
+                trust_level, _describe_members(TrustLevel)))
+    return trust_level
+
+
+def check_query_limit(query_limit: Any) -> int:
+    """
+    Checks the ``query_limit`` of a first-references request.
+
+    :param query_limit: the most systems to return
+    :return: the query limit
+    :raises TieInputError: when it is not a positive ``int``
+    """
+    if not _is_plain_int(query_limit) or query_limit < 1:
+        raise TieInputError(
+            "query_limit must be a positive int (TIE accepts 1 to 5000), got {!r}".format(
+                query_limit))
+    return query_limit
+
+
+def check_text(value: Any, name: str) -> str:
+    """
+    Checks a text argument such as a file name or a comment.
+
+    :param value: the argument
+    :param name: the argument's name, for the error message
+    :return: the value
+    :raises TieInputError: when it is not a ``str``
+    """
+    if not isinstance(value, str):
+        raise TieInputError("{} must be a str, got {} {!r}".format(
+            name, type(value).__name__, value))
+    return value
+
+
+def check_hash(hash_type: Any, value: Any, allow_bytes: bool = True) -> None:
+    """
+    Checks one hash: a known type, hexadecimal digits only (either case), and the right length.
+
+    :param hash_type: the hash type (``md5``, ``sha1`` or ``sha256``; see :class:`HashType`)
+    :param value: the hexadecimal digest (a ``str``, or ASCII ``bytes`` when ``allow_bytes``)
+    :param allow_bytes: whether ASCII ``bytes`` are accepted as well as ``str``
+    :raises InvalidHashError: naming the hash type and value, when the hash is not valid
+    """
+    if hash_type not in HASH_HEX_LENGTHS:
+        raise InvalidHashError(
+            "Unknown hash type {!r} (value {!r}): use one of {} (see HashType)".format(
+                hash_type, value, ", ".join(sorted(HASH_HEX_LENGTHS))))
+    text = value
+    if allow_bytes and isinstance(value, (bytes, bytearray)):
+        try:
+            text = bytes(value).decode("ascii")
+        except UnicodeDecodeError:
+            text = None
+    if not isinstance(text, str):
+        raise InvalidHashError("Invalid {} hash {!r}: expected a string of hexadecimal digits, "
+                               "got {}".format(hash_type, value, type(value).__name__))
+    if not _HEX_DIGITS.issuperset(text):
+        raise InvalidHashError(
+            "Invalid {} hash {!r}: it must contain hexadecimal digits only (0-9, a-f)".format(
+                hash_type, value))
+    expected = HASH_HEX_LENGTHS[hash_type]
+    if len(text) != expected:
+        raise InvalidHashError(
+            "Invalid {} hash {!r}: expected {} hexadecimal digits, got {}".format(
+                hash_type, value, expected, len(text)))
+
+
+def check_hashes(hashes: Any, allow_bytes: bool = True) -> None:
+    """
+    Checks a hashes dictionary: not empty, and every entry valid (see :func:`check_hash`).
+
+    :param hashes: hash type to hexadecimal digest
+    :param allow_bytes: whether ASCII ``bytes`` digests are accepted
+    :raises TieInputError: when ``hashes`` is not a non-empty dict
+    :raises InvalidHashError: when an entry is not valid
+    """
+    if not isinstance(hashes, Mapping):
+        raise TieInputError(
+            "hashes must be a dict of hash type to hex digest, e.g. {{'md5': '<32 hex digits>'}}, "
+            "got {} {!r}".format(type(hashes).__name__, hashes))
+    if not hashes:
+        raise TieInputError(
+            "hashes is empty: give at least one hash, e.g. {'md5': '<32 hex digits>'}")
+    for hash_type, value in hashes.items():
+        check_hash(hash_type, value, allow_bytes)
+
+
+def check_sha1(value: Any, name: str) -> None:
+    """
+    Checks a certificate SHA-1 argument.
+
+    :param value: the hexadecimal SHA-1
+    :param name: the argument's name, for the error message
+    :raises InvalidHashError: when it is not 40 hexadecimal digits
+    """
+    try:
+        check_hash(HashType.SHA1, value)
+    except InvalidHashError as error:
+        raise InvalidHashError("{}: {}".format(name, error)) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Encodings
+# ---------------------------------------------------------------------------------------------
+
+def hex_to_base64(hex_value: Union[str, bytes]) -> str:
+    """
+    Converts a hexadecimal digest (either case) to standard base64 with padding.
+
+    :param hex_value: the hexadecimal digest (``str`` or ASCII ``bytes``)
+    :return: the base64 string, e.g. ``8se7isyX+S6Yei1Ah9AhsQ==``
+    :raises binascii.Error: for an odd length or a non-hexadecimal digit
+    :raises TypeError: for ``None``
+    """
+    return base64.b64encode(binascii.unhexlify(hex_value)).decode("ascii")
+
+
+def base64_to_hex(base64_value: Union[str, bytes]) -> str:
+    """
+    Converts a base64 value to a lower-case hexadecimal string.
+
+    :param base64_value: the base64 value (``str`` or ``bytes``)
+    :return: the hexadecimal string
+    :raises binascii.Error: for invalid base64
+    """
+    return binascii.hexlify(base64.b64decode(base64_value)).decode("ascii")
+
+
+def encode_json(payload: Any) -> bytes:
+    """
+    Serialises a payload as the original library did: :func:`json.dumps` with its default
+    separators and key order, encoded as UTF-8.
+
+    :param payload: the JSON-serialisable payload
+    :return: the payload bytes
+    :raises TieInputError: when the payload is larger than :data:`MAX_PAYLOAD_BYTES`
+    """
+    data = json.dumps(payload).encode("utf-8")
+    if len(data) > MAX_PAYLOAD_BYTES:
+        raise TieInputError(
+            "The message would be {} bytes, more than the {} bytes a DXL message carries: "
+            "shorten the file name or the comment".format(len(data), MAX_PAYLOAD_BYTES))
+    return data
+
+
+def decode_json(payload: Union[bytes, bytearray, str]) -> Any:
+    """
+    Parses a message payload: UTF-8 JSON, trailing NUL characters ignored.
+
+    :param payload: the payload (``bytes``, or an already decoded ``str``)
+    :return: the parsed value
+    :raises json.JSONDecodeError: when the payload is not JSON (an empty one included)
+    :raises UnicodeDecodeError: when the payload is not UTF-8
+    """
+    text = bytes(payload).decode("utf-8") if isinstance(payload, (bytes, bytearray)) else payload
+    return json.loads(text.rstrip("\0"))
+
+
+def hashes_to_wire(hashes: Hashes) -> List[JsonObject]:
+    """
+    Converts a caller's hashes to TIE's hash list.
+
+    :param hashes: hash type to hexadecimal digest
+    :return: ``[{"type": <type>, "value": <base64>}, ...]`` in the dict's order
+    """
+    return [{"type": hash_type, "value": hex_to_base64(value)}
+            for hash_type, value in hashes.items()]
+
+
+def hashes_from_wire(hash_list: Iterable[Mapping[str, Any]]) -> Dict[str, str]:
+    """
+    Converts TIE's hash list to a hashes dictionary.
+
+    :param hash_list: ``[{"type": <type>, "value": <base64>}, ...]``
+    :return: hash type to lower-case hexadecimal digest (a later duplicate type wins)
+    :raises KeyError: when an entry lacks ``type`` or ``value``
+    :raises binascii.Error: when a value is not base64
+    """
+    return {entry["type"]: base64_to_hex(entry["value"]) for entry in hash_list}
+
+
+def reputations_from_wire(reputations: Iterable[JsonObject]) -> Dict[Any, JsonObject]:
+    """
+    Keys a reputation list by provider, converting in place the hash lists of the files listed in
+    a certificate reputation's ``overridden`` object.
+
+    :param reputations: the ``reputations`` list of a response or event
+    :return: ``providerId`` (as sent: an ``int`` from TIE) to the same reputation object
+    :raises KeyError: when a reputation has no ``providerId``
+    """
+    by_provider: Dict[Any, JsonObject] = {}
+    for reputation in reputations:
+        by_provider[reputation[_PROVIDER_ID]] = reputation
+        overridden = reputation.get("overridden")
+        if overridden is not None and "files" in overridden:
+            for file_entry in overridden["files"]:
+                if _HASHES in file_entry:
+                    file_entry[_HASHES] = hashes_from_wire(file_entry[_HASHES])
+    return by_provider
+
+
+# ---------------------------------------------------------------------------------------------
+# Requests (client to TIE)
+# ---------------------------------------------------------------------------------------------
+
+def set_file_reputation_request(trust_level: Any, hashes: Any, filename: Any = "",
+                                comment: Any = "") -> JsonObject:
+    """
+    Builds the payload that sets a file's enterprise reputation.
+
+    :raises TieInputError: for a bad trust level, file name or comment
+    :raises InvalidHashError: for a bad hash
+    """
+    check_trust_level(trust_level)
+    check_hashes(hashes)
+    return {"trustLevel": trust_level, "providerId": FileProvider.ENTERPRISE,
+            "filename": check_text(filename, "filename"),
+            "comment": check_text(comment, "comment"),
+            _HASHES: hashes_to_wire(hashes)}
+
+
+def external_file_report_event(trust_level: Any, hashes: Any, file_type: Any = 0,
+                               filename: Any = "", comment: Any = "") -> JsonObject:
+    """
+    Builds the payload of the external file report event. Unlike every request, it carries the
+    hashes as a ``{type: hex}`` object, with the caller's digests verbatim.
+
+    The original library's checks come first, in its order and with its messages; the stricter
+    ones (booleans, hash validity, text arguments) follow.
+
+    :raises TieInputError: for a bad trust level, file type, file name or comment
+    :raises InvalidHashError: for a bad hash
+    """
+    if not trust_level:
+        raise TieInputError("TrustLevel was not specified")
+    if isinstance(file_type, bool) or not valid_parameter(FileType, file_type):
+        raise TieInputError("FileType was not a valid entry")
+    if not _is_plain_int(trust_level) or not valid_parameter(TrustLevel, trust_level):
+        raise TieInputError("TrustLevel was not a valid entry")
+    if not hashes:
+        raise TieInputError("File hashes were not specified")
+    if not _is_plain_int(file_type):
+        raise TieInputError("FileType was not a valid entry")
+    check_hashes(hashes, allow_bytes=False)
+    return {"file": {"type": file_type, _HASHES: dict(hashes),
+                     "attributes": {"filename": check_text(filename, "filename")},
+                     "reputation": {"score": trust_level}},
+            "provider": {"id": FileProvider.EXTERNAL},
+            "comment": check_text(comment, "comment")}
+
+
+def file_reputation_request(hashes: Any) -> JsonObject:
+    """
+    Builds the payload of a file reputation lookup (``scanType`` 3: an on-demand lookup).
+
+    :raises TieInputError: when ``hashes`` is not a non-empty dict
+    :raises InvalidHashError: for a bad hash
+    """
+    check_hashes(hashes)
+    return {_HASHES: hashes_to_wire(hashes), "scanType": 3}
+
+
+def file_first_references_request(hashes: Any, query_limit: Any = 500) -> JsonObject:
+    """
+    Builds the payload of a file first-references query.
+
+    :raises TieInputError: for a bad query limit or hashes that are not a non-empty dict
+    :raises InvalidHashError: for a bad hash
+    """
+    check_query_limit(query_limit)
+    check_hashes(hashes)
+    return {"queryLimit": query_limit, _HASHES: hashes_to_wire(hashes)}
+
+
+def _cert_hashes(sha1: Any, public_key_sha1: Any) -> List[JsonObject]:
+    check_sha1(sha1, "sha1")
+    if public_key_sha1:
+        check_sha1(public_key_sha1, "public_key_sha1")
+    return [{"type": HashType.SHA1, "value": hex_to_base64(sha1)}]
+
+
+def _with_public_key(payload: JsonObject, public_key_sha1: Any) -> JsonObject:
+    if public_key_sha1:
+        payload[_PUBLIC_KEY_SHA1] = hex_to_base64(public_key_sha1)
+    return payload
+
+
+def set_cert_reputation_request(trust_level: Any, sha1: Any, public_key_sha1: Any = None,
+                                comment: Any = "") -> JsonObject:
+    """
+    Builds the payload that sets a certificate's enterprise reputation.
+
+    :raises TieInputError: for a bad trust level or comment
+    :raises InvalidHashError: for a bad SHA-1
+    """
+    check_trust_level(trust_level)
+    hashes = _cert_hashes(sha1, public_key_sha1)
+    return _with_public_key(
+        {"trustLevel": trust_level, "providerId": CertProvider.ENTERPRISE,
+         "comment": check_text(comment, "comment"), _HASHES: hashes},
+        public_key_sha1)
+
+
+def cert_reputation_request(sha1: Any, public_key_sha1: Any = None) -> JsonObject:
+    """
+    Builds the payload of a certificate reputation lookup.
+
+    :raises InvalidHashError: for a bad SHA-1
+    """
+    return _with_public_key({_HASHES: _cert_hashes(sha1, public_key_sha1)}, public_key_sha1)
+
+
+def cert_first_references_request(sha1: Any, public_key_sha1: Any = None,
+                                   query_limit: Any = 500) -> JsonObject:
+    """
+    Builds the payload of a certificate first-references query.
+
+    :raises TieInputError: for a bad query limit
+    :raises InvalidHashError: for a bad SHA-1
+    """
+    check_query_limit(query_limit)
+    return _with_public_key(
+        {"queryLimit": query_limit, _HASHES: _cert_hashes(sha1, public_key_sha1)},
+        public_key_sha1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Responses (TIE to client)
+# ---------------------------------------------------------------------------------------------
+
+def reputations_from_response(response: Any) -> Dict[Any, JsonObject]:
+    """
+    Extracts the reputations of a lookup response.
+
+    :param response: the parsed response payload
+    :return: the reputations keyed by provider (see :func:`reputations_from_wire`), or ``{}``
+        when the response has no ``reputations``
+    """
+    if _REPUTATIONS in response:
+        return reputations_from_wire(response[_REPUTATIONS])
+    return {}
+
+
+def agents_from_response(response: Any) -> List[JsonObject]:
+    """
+    Extracts the systems of a first-references response.
+
+    :param response: the parsed response payload
+    :return: the ``agents`` list as received, or ``[]`` when the response has none
+    """
+    if "agents" in response:
+        return response["agents"]
+    return []
+
+
+# ---------------------------------------------------------------------------------------------
+# Events (TIE to client)
+# ---------------------------------------------------------------------------------------------
+
+def _require_object(payload: Any) -> JsonObject:
+    if not isinstance(payload, dict):
+        raise ValueError("the event payload is a JSON {}, not an object".format(
+            type(payload).__name__))
+    return payload
+
+
+def _transform_hashes_in(container: JsonObject) -> None:
+    if _HASHES in container:
+        container[_HASHES] = hashes_from_wire(container[_HASHES])
+
+
+def transform_reputation_change_event(event: Any) -> JsonObject:
+    """
+    Transforms a file or certificate reputation change event in place: hash lists become
+    ``{type: hex}`` dicts, ``newReputations`` and ``oldReputations`` become reputations keyed by
+    provider (their ``props`` dropped), and public key SHA-1 values become hex.
+
+    :param event: the parsed event payload
+    :return: the same object, transformed
+    :raises ValueError: when the payload is not a JSON object or a hash is not base64
+    :raises KeyError: when a hash or reputation lacks a required key
+    :raises TypeError: when a member has the wrong shape
+    """
+    _require_object(event)
+    _transform_hashes_in(event)
+    for key in ("newReputations", "oldReputations"):
+        value = event.get(key)
+        if isinstance(value, dict) and _REPUTATIONS in value:
+            event[key] = reputations_from_wire(value[_REPUTATIONS])
+    relationships = event.get("relationships")
+    if isinstance(relationships, dict) and "certificate" in relationships:
+        certificate = relationships["certificate"]
+        _transform_hashes_in(certificate)
+        if _PUBLIC_KEY_SHA1 in certificate:
+            certificate[_PUBLIC_KEY_SHA1] = base64_to_hex(certificate[_PUBLIC_KEY_SHA1])
+    if _PUBLIC_KEY_SHA1 in event:
+        event[_PUBLIC_KEY_SHA1] = base64_to_hex(event[_PUBLIC_KEY_SHA1])
+    return event
+
+
+def transform_hashes_event(event: Any) -> JsonObject:
+    """
+    Transforms a detection or first-instance event in place: its ``hashes`` list becomes a
+    ``{type: hex}`` dict; nothing else changes.
+
+    :param event: the parsed event payload
+    :return: the same object, transformed
+    :raises ValueError: when the payload is not a JSON object or a hash is not base64
+    :raises KeyError: when a hash lacks ``type`` or ``value``
+    """
+    _require_object(event)
+    _transform_hashes_in(event)
+    return event
+
