@@ -1,0 +1,148 @@
+"""
+``dxltie``: the command line of dxltieclient (also ``python -m dxltieclient``).
+
+Commands::
+
+    dxltie reputation PATH|HASH... [--json] [-a]        file reputations (bulk call for several)
+    dxltie cert-reputation SHA1 [--public-key-sha1 HEX] [--json] [-a]
+    dxltie references PATH|HASH [--limit N] [--json]     systems that first referenced a file
+    dxltie set-reputation --trust NAME|NUMBER PATH|HASH [--external] [--file-type NAME|NUMBER]
+                          [--filename NAME] [--comment TEXT]
+    dxltie import FILE [--external] [--format csv|jsonl] [--failed-file PATH] [--progress]
+    dxltie listen [--reputation-changes] [--detections] [--first-instances] [--count N]
+
+Global options: ``--config FILE`` (else ``$DXLTIE_CONFIG``, else ``./dxlclient.config``),
+``--timeout SECONDS`` (each TIE response, default 30), ``--connect-timeout SECONDS`` (default 10),
+``-v``/``-vv``.
+
+A ``PATH`` is hashed locally (MD5, SHA-1, SHA-256); a ``HASH`` is typed by its length (32, 40 or 64
+hexadecimal digits) or by a ``md5:``/``sha1:``/``sha256:`` prefix, and several joined by commas
+name one file. With ``--json``, output is one JSON document holding the library's data; provider
+ids are JSON object keys there, hence strings (``"1"``, ``"3"``).
+
+Exit codes:
+
+* 0: success
+* 1: some items failed (lookups, import rows), or TIE answered with an error
+* 2: usage error or bad input (bad hash, unknown trust level or file type, unreadable file)
+* 3: the DXL client configuration is missing or unreadable
+* 4: no DXL broker could be reached or connected to
+* 5: no TIE service on the fabric (:class:`~dxltieclient.TieServiceNotFoundError`)
+* 6: TIE did not answer in time (:class:`~dxltieclient.TieTimeoutError`)
+* 130: interrupted (``listen`` exits 0 on SIGINT/SIGTERM)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from typing import Iterator, List, Optional, Sequence
+
+from dxlclient.exceptions import DxlException
+
+from .._errors import (
+    TieError,
+    TieInputError,
+    TieServiceError,
+    TieServiceNotFoundError,
+    TieTimeoutError,
+)
+from .._version import __version__
+from .args import build_parser
+from .commands import COMMANDS
+from .errors import (
+    EXIT_BROKER,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_NO_SERVICE,
+    EXIT_OK,
+    EXIT_TIMEOUT,
+    EXIT_USAGE,
+    CliError,
+)
+
+__all__ = ["main", "CliError"]
+
+_LOGGERS = ("dxltieclient", "dxlclient", "dxlbootstrap")
+
+
+@contextlib.contextmanager
+def _logging_to_stderr(verbosity: int) -> Iterator[None]:
+    """Routes the library's and dxlclient's logs to stderr for the command's duration."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("dxltie: %(levelname)s: %(name)s: %(message)s"))
+    levels = {"dxltieclient": [logging.WARNING, logging.INFO, logging.DEBUG],
+              "dxlclient": [logging.CRITICAL, logging.WARNING, logging.DEBUG],
+              "dxlbootstrap": [logging.CRITICAL, logging.WARNING, logging.DEBUG]}
+    saved = []
+    for name in _LOGGERS:
+        logger = logging.getLogger(name)
+        saved.append((logger, logger.level, logger.propagate))
+        logger.setLevel(levels[name][min(verbosity, 2)])
+        logger.propagate = False
+        logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        for logger, level, propagate in saved:
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+            logger.propagate = propagate
+
+
+def _error(message: str) -> None:
+    sys.stderr.write("dxltie: error: {}\n".format(message))
+    sys.stderr.flush()
+
+
+def _run(command: str, args: object) -> int:
+    try:
+        return COMMANDS[command](args)  # type: ignore[arg-type]
+    except CliError as error:
+        _error(str(error))
+        return error.exit_code
+    except TieServiceNotFoundError as error:
+        _error(str(error))
+        return EXIT_NO_SERVICE
+    except TieTimeoutError as error:
+        _error("{} (raise --timeout to wait longer)".format(error))
+        return EXIT_TIMEOUT
+    except TieInputError as error:
+        _error(str(error))
+        return EXIT_USAGE
+    except (TieServiceError, TieError) as error:
+        _error(str(error))
+        return EXIT_FAILED
+    except DxlException as error:
+        _error("DXL fabric error: {}".format(error))
+        return EXIT_BROKER
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return EXIT_INTERRUPTED
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """
+    Runs the ``dxltie`` command line.
+
+    :param argv: the arguments, without the program name (default: ``sys.argv[1:]``)
+    :return: the exit code (see the module docstring); errors are printed on stderr, without a
+        traceback for expected ones
+    """
+    parser = build_parser()
+    arguments: List[str] = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = parser.parse_args(arguments)
+    except SystemExit as exit_request:  # --help, or a usage error (already printed)
+        code = exit_request.code
+        return code if isinstance(code, int) else (EXIT_OK if code is None else EXIT_USAGE)
+    if args.version:
+        sys.stdout.write("dxltie (dxltieclient) {}\n".format(__version__))
+        return EXIT_OK
+    if not args.command:
+        parser.print_usage(sys.stderr)
+        _error("a command is required: {}".format(", ".join(COMMANDS)))
+        return EXIT_USAGE
+    with _logging_to_stderr(args.verbose):
+        return _run(args.command, args)
