@@ -1,0 +1,21 @@
+"""
+``sample/run_samples.py`` imported as a module (``run_samples``): the list of samples and the
+checks of their output, shared by the one-command run and these tests.
+"""
+
+import importlib.util
+import os
+
+REPO_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SAMPLE_DIR = os.path.join(REPO_DIR, "sample")
+
+
+def _load_runner():
+    spec = importlib.util.spec_from_file_location("run_samples",
+                                                  os.path.join(SAMPLE_DIR, "run_samples.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+run_samples = _load_runner()
