@@ -1,0 +1,178 @@
+"""
+Runs every dxltieclient benchmark against a sandbox and prints a table of figures:
+
+    python bench/run_all.py [--quick] [--json FILE] [--profile] [--only NAME ...]
+
+It brings a sandbox up in a temporary directory on a free port (Mosquitto, the fabric services and
+the TIE emulator, each its own process), runs
+
+1. ``overhead``: TieClient.get_file_reputation against a raw DxlClient.sync_request with the same
+   payload bytes (target: ratio of medians <= 1.05);
+2. ``bulk``: a sequential get_file_reputation loop against get_file_reputations at several
+   max_in_flight windows and raw async requests, with an emulated server delay of 0 ms and then
+   10 ms (target: bulk >= 10x sequential at 10 ms), with the CPU cost per 1,000 requests;
+3. ``events``: reputation change events per second through a ReputationChangeCallback against a
+   raw EventCallback, published by a separate process;
+
+and brings the sandbox down, whatever happens. Progress goes to stderr, the table to stdout. The
+figures are measurements, not pass/fail: the exit status is 0 when every benchmark ran (targets
+missed or not), 1 when one failed, 2 when the sandbox could not be started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from typing import Any, List, Optional
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from bench import bench_bulk, bench_events, bench_overhead, profile_client  # noqa: E402
+from bench._common import (  # noqa: E402
+    Report,
+    connect,
+    destroy_quietly,
+    dump_json,
+    find_pids,
+    log,
+    print_table,
+)
+
+BENCHMARKS = ("overhead", "bulk", "events")
+
+#: Sizes of a full run (about 1-2 minutes on 2 cores) and of ``--quick`` (a few seconds).
+SIZES = {
+    "full": {"overhead_calls": 2000, "overhead_warmup": 200, "bulk_total": 5000,
+             "bulk_sequential_0ms": 5000, "bulk_sequential_10ms": 500, "event_count": 5000,
+             "event_rounds": 2, "profile_count": 2000},
+    "quick": {"overhead_calls": 60, "overhead_warmup": 20, "bulk_total": 150,
+              "bulk_sequential_0ms": 60, "bulk_sequential_10ms": 30, "event_count": 300,
+              "event_rounds": 1, "profile_count": 100},
+}
+#: The emulated server delays of the bulk benchmark, in milliseconds.
+DELAYS_MS = (0.0, 10.0)
+
+
+def _parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Benchmarks of dxltieclient against a local sandbox (figures, not pass/fail).")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny sizes (a smoke run of every benchmark; figures meaningless)")
+    parser.add_argument("--json", metavar="FILE", help="also save the figures to FILE as JSON")
+    parser.add_argument("--profile", action="store_true",
+                        help="after the measured runs, profile the client side (cProfile, all "
+                             "threads) of each workload and print the top functions")
+    parser.add_argument("--only", nargs="+", choices=BENCHMARKS, metavar="NAME",
+                        help="run only these benchmarks ({})".format(", ".join(BENCHMARKS)))
+    parser.add_argument("--keep-dir", metavar="DIR",
+                        help="use DIR for the sandbox instead of a temporary directory (kept)")
+    return parser.parse_args(argv)
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt("signal {}".format(signum))
+
+
+def _print_profiles(config_file: str, count: int) -> None:
+    print("\n".join(profile_client.run(config_file, count)), flush=True)
+
+
+def _run(args: argparse.Namespace, directory: str, report: Report) -> int:
+    from dxltieclient.sandbox import Sandbox  # the sandbox is optional for the library itself
+
+    sizes = SIZES["quick" if args.quick else "full"]
+    selected = args.only or list(BENCHMARKS)
+    failures = 0
+    sandbox = Sandbox(directory)
+    client = None
+    try:
+        log("sandbox: starting in {}".format(directory))
+        started = time.perf_counter()
+        try:
+            config_file = sandbox.up(delay_ms=0.0)
+            sandbox.start_watchdog()  # stops the sandbox if this run is killed before its finally
+        except Exception as error:  # noqa: BLE001  (reported, exit 2)
+            log("sandbox: failed to start: {}: {}".format(type(error).__name__, error))
+            return 2
+        log("sandbox: up on port {} in {:.1f} s".format(sandbox.port,
+                                                         time.perf_counter() - started))
+        client = connect(config_file)
+
+        def attempt(name: str, work: Any, *args: Any, **kwargs: Any) -> None:
+            nonlocal failures
+            try:
+                work(*args, **kwargs)
+            except Exception as error:  # noqa: BLE001  (the others still run)
+                failures += 1
+                traceback.print_exc()
+                report.notes.append("{} FAILED: {}: {}".format(name, type(error).__name__,
+                                                               error))
+
+        if "overhead" in selected:
+            attempt("overhead", bench_overhead.run, client, report,
+                    calls=sizes["overhead_calls"], warmup=sizes["overhead_warmup"])
+        if "events" in selected:
+            attempt("events", bench_events.run, client, config_file, report,
+                    count=sizes["event_count"], rounds=sizes["event_rounds"])
+        if "bulk" in selected:
+            for delay in DELAYS_MS:
+                if delay:
+                    log("sandbox: restarting the TIE emulator with a {:g} ms delay".format(delay))
+                    destroy_quietly(client)
+                    client = None
+                    config_file = sandbox.up(delay_ms=delay)
+                    client = connect(config_file)
+                pids = find_pids(sandbox.status())
+                sequential = sizes["bulk_sequential_10ms" if delay else "bulk_sequential_0ms"]
+                attempt("bulk {:g} ms".format(delay), bench_bulk.run, client, report, delay,
+                        pids, total=sizes["bulk_total"], sequential_count=sequential)
+        if args.profile:
+            if float(sandbox.status().get("delay_ms") or 0.0):
+                destroy_quietly(client)
+                client = None
+                config_file = sandbox.up(delay_ms=0.0)
+            sandbox.start_watchdog()  # stops the sandbox if this run is killed before its finally
+            attempt("profile", _print_profiles, config_file, sizes["profile_count"])
+    finally:
+        destroy_quietly(client)
+        log("sandbox: stopping")
+        try:
+            sandbox.down()
+        except Exception as error:  # noqa: BLE001
+            log("sandbox: stopping failed: {}: {}".format(type(error).__name__, error))
+            failures += 1
+    return 1 if failures else 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Runs the benchmarks (see the module's docstring); returns the exit status."""
+    args = _parse_args(argv)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    report = Report()
+    report.notes.append("{}: Python {}, {} CPUs, load average {}".format(
+        "QUICK run, sizes too small for meaningful figures" if args.quick else "full run",
+        platform.python_version(), os.cpu_count(),
+        " ".join("{:.2f}".format(load) for load in os.getloadavg())))
+    started = time.perf_counter()
+    if args.keep_dir:
+        status = _run(args, args.keep_dir, report)
+    else:
+        with tempfile.TemporaryDirectory(prefix="dxltie-bench-") as directory:
+            status = _run(args, os.path.join(directory, "sandbox"), report)
+    report.notes.append("total time {:.0f} s".format(time.perf_counter() - started))
+    print()
+    print_table(report)
+    if args.json:
+        dump_json(args.json, report.to_json())
+        log("figures saved to {}".format(args.json))
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
