@@ -21,7 +21,7 @@ from dxlclient.message import Message, Request
 
 from dxltieclient import FileProvider, TieClient, TrustLevel, _wire
 from dxltieclient.client import TIE_GET_FILE_REPUTATION_TOPIC
-from dxltieclient.sandbox import Sandbox, connected_client
+from dxltieclient.sandbox import Sandbox, _process, connected_client
 from dxltieclient.sandbox.tie import emulator
 from dxltieclient.sandbox.tie.seed import NOTEPAD_HASHES, SEED_AGENTS
 from dxltieclient.sandbox.tie.store import Store
@@ -172,6 +172,8 @@ def test_up_restarts_dead_fabric_services_and_the_emulator_with_them(sandbox: Sa
     sandbox.up()
     fabric_pid = sandbox.status()["processes"]["fabric_services"]["pid"]
     os.kill(fabric_pid, signal.SIGKILL)
+    # SIGKILL is delivered asynchronously: until the process is gone, up() rightly sees it running.
+    assert _process.wait_exit(fabric_pid, WAIT), "fabric services survived SIGKILL"
     sandbox.up()  # new fabric services have an empty registry: the emulator must register again
     processes = sandbox.status()["processes"]
     assert processes["fabric_services"]["pid"] not in (None, fabric_pid)
