@@ -169,6 +169,37 @@ def self_cpu() -> float:
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
+def system_cpu_times() -> Optional[Dict[str, float]]:
+    """
+    The machine's cumulative CPU times in seconds, all CPUs summed, from ``/proc/stat``:
+    ``busy`` (user, nice, system, irq, softirq), ``idle`` (idle, iowait) and ``steal`` (time the
+    hypervisor gave to other guests while this one wanted to run). ``None`` without ``/proc``.
+    """
+    try:
+        with open("/proc/stat") as stat:
+            fields = stat.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu" or len(fields) < 9:
+        return None
+    ticks = [int(value) / _CLOCK_TICKS for value in fields[1:9]]
+    user, nice, system, idle, iowait, irq, softirq, steal = ticks
+    return {"busy": user + nice + system + irq + softirq, "idle": idle + iowait, "steal": steal}
+
+
+def steal_share(before: Optional[Mapping[str, float]],
+                after: Optional[Mapping[str, float]]) -> Optional[float]:
+    """
+    The share (0 to 1) of the machine's CPU time taken by the hypervisor between two
+    :func:`system_cpu_times` readings; ``None`` when unknown.
+    """
+    if before is None or after is None:
+        return None
+    deltas = {key: after[key] - before[key] for key in ("busy", "idle", "steal")}
+    total = sum(deltas.values())
+    return deltas["steal"] / total if total > 0 else None
+
+
 def proc_cpu(pid: int) -> Optional[float]:
     """
     CPU seconds (user + system) used so far by another process, read from ``/proc/<pid>/stat``.

@@ -42,6 +42,8 @@ from bench._common import (  # noqa: E402
     find_pids,
     log,
     print_table,
+    steal_share,
+    system_cpu_times,
 )
 
 BENCHMARKS = ("overhead", "bulk", "events")
@@ -57,6 +59,8 @@ SIZES = {
 }
 #: The emulated server delays of the bulk benchmark, in milliseconds.
 DELAYS_MS = (0.0, 10.0)
+#: A CPU steal share from which the figures are flagged as unreliable (a busy VM host).
+STEAL_WARNING = 0.05
 
 
 def _parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
@@ -160,12 +164,19 @@ def main(argv: Optional[List[str]] = None) -> int:
         platform.python_version(), os.cpu_count(),
         " ".join("{:.2f}".format(load) for load in os.getloadavg())))
     started = time.perf_counter()
+    cpu_before = system_cpu_times()
     if args.keep_dir:
         status = _run(args, args.keep_dir, report)
     else:
         with tempfile.TemporaryDirectory(prefix="dxltie-bench-") as directory:
             status = _run(args, os.path.join(directory, "sandbox"), report)
     report.notes.append("total time {:.0f} s".format(time.perf_counter() - started))
+    steal = steal_share(cpu_before, system_cpu_times())
+    if steal is not None:
+        report.notes.append(
+            "CPU steal during the run {:.1%}{}".format(
+                steal, " (the hypervisor ran other guests: figures are low and noisy)"
+                if steal >= STEAL_WARNING else ""))
     print()
     print_table(report)
     if args.json:

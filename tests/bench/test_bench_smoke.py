@@ -59,3 +59,5 @@ def test_quick_run_prints_every_figure(tmp_path: Path) -> None:
             assert by_name[name]["value"], "{} has no value".format(name)
     assert by_name["overhead.ratio_median"]["target"] == "<= 1.05"
     assert by_name["bulk_10ms.ratio_best"]["target"] == ">= 10"
+    if Path("/proc/stat").is_file():
+        assert "CPU steal during the run" in output, output
