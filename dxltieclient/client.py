@@ -52,10 +52,20 @@ TIE_EVENT_CERT_REPUTATION_CHANGE_TOPIC = "/mcafee/event/tie/cert/repchange/broad
 TIE_EVENT_FILE_DETECTION_TOPIC = "/mcafee/event/tie/file/detection"
 #: Event topic: a file was seen for the first time in the enterprise.
 TIE_EVENT_FILE_FIRST_INSTANCE_TOPIC = "/mcafee/event/tie/file/firstinstance"
-#: Event topic: a file's prevalence changed (no method or callback class uses it).
+#: Event topic: a file's prevalence (the number of systems that asked for it) changed.
 TIE_EVENT_FILE_PREVALENCE_CHANGE_TOPIC = "/mcafee/event/tie/file/prevalence"
 #: Event topic (sent by the client): an external provider's file reputation report.
 TIE_EVENT_EXTERNAL_FILE_REPORT_TOPIC = "/mcafee/event/external/file/report"
+#: Event topic: a file reputation that this client asked for changed (targeted at the requesters).
+TIE_EVENT_FILE_REPUTATION_CHANGE_TARGETED_TOPIC = "/mcafee/event/tie/file/repchange"
+#: Event topic: a certificate reputation that this client asked for changed (targeted).
+TIE_EVENT_CERT_REPUTATION_CHANGE_TARGETED_TOPIC = "/mcafee/event/tie/cert/repchange"
+#: Request topic: the files and certificates whose reputations changed since a time.
+TIE_GET_REPUTATION_UPDATES_TOPIC = "/mcafee/service/tie/reputation/updates"
+#: Request topic (no response is sent): context about a file for the TIE administrator.
+TIE_UPDATE_FILE_METADATA_TOPIC = "/mcafee/service/tie/file/update_metadata"
+#: Request topic (no response is sent): context about a certificate for the TIE administrator.
+TIE_UPDATE_CERT_METADATA_TOPIC = "/mcafee/service/tie/cert/update_metadata"
 
 _Hashes = _t.Mapping[str, str]
 _Reputations = _t.Dict[int, _t.Dict[str, _t.Any]]

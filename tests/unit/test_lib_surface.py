@@ -57,6 +57,15 @@ TOPICS = {
     "TIE_EVENT_EXTERNAL_FILE_REPORT_TOPIC": "/mcafee/event/external/file/report",
 }
 
+# Topics of the TIE Server API that the original client does not name (our additions).
+ADDED_TOPICS = {
+    "TIE_EVENT_FILE_REPUTATION_CHANGE_TARGETED_TOPIC": "/mcafee/event/tie/file/repchange",
+    "TIE_EVENT_CERT_REPUTATION_CHANGE_TARGETED_TOPIC": "/mcafee/event/tie/cert/repchange",
+    "TIE_GET_REPUTATION_UPDATES_TOPIC": "/mcafee/service/tie/reputation/updates",
+    "TIE_UPDATE_FILE_METADATA_TOPIC": "/mcafee/service/tie/file/update_metadata",
+    "TIE_UPDATE_CERT_METADATA_TOPIC": "/mcafee/service/tie/cert/update_metadata",
+}
+
 # TIE-SPEC 1.2a
 SPEC_CLIENT_NAMES = set(TOPICS) | {
     "TieClient", "Client", "MessageUtils", "Request", "Event", "CertProvider",
@@ -111,12 +120,17 @@ def test_dunder_all_equals_the_public_names(fresh_names):
 
 
 @pytest.mark.parametrize("module, expected", [
-    ("client", SPEC_CLIENT_NAMES),
+    ("client", SPEC_CLIENT_NAMES | set(ADDED_TOPICS)),
     ("callbacks", SPEC_CALLBACKS_NAMES),
     ("constants", SPEC_CONSTANTS_NAMES),
 ])
 def test_module_public_names(fresh_names, module, expected):
     assert fresh_names[module] == expected
+
+
+def test_added_topics_have_the_schema_values():
+    for name, value in ADDED_TOPICS.items():
+        assert getattr(dxltieclient.client, name) == value
 
 
 def test_star_import_of_package_provides_everything_including_base64():
