@@ -11,7 +11,7 @@ def read_version():
     """Reads ``__version__`` from dxltieclient/_version.py without importing the package."""
     namespace = {}
     with open(os.path.join(HERE, "dxltieclient", "_version.py")) as version_file:
-        exec(version_file.read(), namespace)  # noqa: S102  (our own one-line file)
+        exec(version_file.read(), namespace)  # our own one-line file
     return namespace["__version__"]
 
 

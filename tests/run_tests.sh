@@ -1,26 +1,16 @@
 #!/usr/bin/env bash
-# Runs the whole test suite on a fresh Debian machine: installs Mosquitto (the sandbox's broker) and
-# the package with its test tools when they are missing, then runs pytest with any arguments given.
+# Runs the test suite with any pytest arguments given:
+#
+#   bash tests/run_tests.sh [PYTEST ARGS...]     (e.g. tests/unit -q)
+#
+# It first sets up what it needs (scripts/bootstrap.sh): Mosquitto and python3-venv when missing
+# (installed with apt-get as root; anyone else is told the command to run), and the virtual
+# environment .venv/ in this checkout with this checkout and its test tools installed. pytest
+# then runs from .venv/, always on this checkout's code; the system's Python is never modified.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-
-if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
-    echo "Installing mosquitto (the sandbox's MQTT broker)..."
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "mosquitto is missing: run 'sudo apt-get install -y mosquitto' (Debian/Ubuntu)" \
-             "or 'brew install mosquitto' (macOS), then run this script again." >&2
-        exit 1
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq mosquitto >/dev/null
-fi
-
-# (checked from / so that the work tree itself does not count as an installed package)
-if ! (cd / && python3 -c "import dxltieclient, pytest, hypothesis, pytest_timeout") \
-        >/dev/null 2>&1; then
-    echo "Installing dxltieclient with its test tools..."
-    python3 -m pip install -q -e ".[test]"
-fi
-
-exec python3 -m pytest "$@"
+REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=../scripts/bootstrap.sh
+source "$REPO_DIR/scripts/bootstrap.sh"
+dxltie_bootstrap test
+cd "$REPO_DIR"
+exec "$DXLTIE_VENV_PYTHON" -m pytest "$@"

@@ -184,15 +184,15 @@ def test_the_twelve_spec_topic_constants_and_only_our_additions_besides():
 
 def test_get_version():
     assert inspect.signature(dxltieclient.get_version).parameters == {}
-    assert dxltieclient.get_version() == "0.3.0"
-    assert dxltieclient.__version__ == "0.3.0"
+    assert dxltieclient.get_version() == "0.4.0"
+    assert dxltieclient.__version__ == "0.4.0"
 
 
 def test_version_file_holds_only_the_version():
     source = Path(dxltieclient.__file__).with_name("_version.py").read_text()
     body = ast.parse(source).body
     assert len(body) == 1
-    assert ast.unparse(body[0]) == "__version__ = '0.3.0'"
+    assert ast.unparse(body[0]) == "__version__ = '0.4.0'"
 
 
 # -- signatures (TIE-SPEC 1.4) ------------------------------------------------------------------
