@@ -111,7 +111,7 @@ _dxltie_wait_for_apt_lock() {
                 "(process ${holder%% *} holds ${holder#* })..."
             told=1
         fi
-        sleep 2
+        sleep 1
     done
 }
 
@@ -200,6 +200,13 @@ _dxltie_unlock_checkout() {
         exec {_DXLTIE_LOCK_FD}<&-
         unset _DXLTIE_LOCK_FD
     fi
+}
+
+# Prints the command README.md shows after its line starting with $1 (e.g. "Run the tests"): the
+# first line after it indented by four spaces (a code line), without the indent
+dxltie_readme_command() {
+    awk -v heading="$1" 'index($0, heading) == 1 {found = 1; next}
+        found && /^    [^ ]/ {sub(/^    /, ""); print; exit}' "$DXLTIE_REPO_DIR/README.md"
 }
 
 # The whole set-up; EXTRAS ($1, optional): the setup.py extras to install, e.g. "test"
