@@ -73,7 +73,9 @@ _dxltie_missing_packages() {
             && ! python3 -c "import venv, ensurepip" >/dev/null 2>&1; then
         missing+=(python3-venv)
     fi
-    if ! _dxltie_stamp_covers "$1" && [ ! -s "$_DXLTIE_CA_BUNDLE" ]; then
+    # (pip downloads over HTTPS; minimal Debian images lack the CA certificates)
+    if command -v dpkg >/dev/null 2>&1 && ! _dxltie_stamp_covers "$1" \
+            && [ ! -s "$_DXLTIE_CA_BUNDLE" ]; then
         missing+=(ca-certificates)
     fi
     echo "${missing[*]}"
@@ -117,17 +119,17 @@ _dxltie_wait_for_apt_lock() {
 
 # Installs Debian packages ($@) as root, or tells anyone else the command to run and fails
 _dxltie_install_packages() {
+    if ! command -v apt-get >/dev/null 2>&1; then
+        _dxltie_say "Missing: $* (Debian package names). Install them with your package manager" \
+            "(on macOS: brew install mosquitto; Python from python.org or brew has venv), then" \
+            "run this again."
+        return 1
+    fi
     if [ "$(id -u)" -ne 0 ]; then
-        _dxltie_say "Missing system packages: $*. Install them with:"
+        _dxltie_say "Missing system packages: $*. Install them, then run this again:"
         _dxltie_say ""
         _dxltie_say "    sudo apt-get install -y $*"
         _dxltie_say ""
-        _dxltie_say "(on macOS: brew install mosquitto, and a python3 with venv), then run this again."
-        return 1
-    fi
-    if ! command -v apt-get >/dev/null 2>&1; then
-        _dxltie_say "error: missing system packages ($*) and no apt-get to install them:" \
-            "install them with your package manager, then run this again."
         return 1
     fi
     _dxltie_say "Installing the missing system packages: $*"

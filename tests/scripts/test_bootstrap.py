@@ -138,6 +138,18 @@ def test_a_user_missing_only_mosquitto_is_told_only_that(checkout: Checkout) -> 
     assert "    sudo apt-get install -y mosquitto\n" in result.stderr
 
 
+def test_ca_certificates_are_needed_only_while_pip_has_to_download(checkout: Checkout) -> None:
+    checkout.provide()
+    checkout.ca_bundle.unlink()
+    result = checkout.run("tests/run_tests.sh")
+    assert result.returncode != 0
+    assert "    sudo apt-get install -y ca-certificates\n" in result.stderr
+    checkout.ca_bundle.write_text("a certificate\n")
+    assert checkout.run("tests/run_tests.sh").returncode == 0
+    checkout.ca_bundle.unlink()
+    assert checkout.run("tests/run_tests.sh").returncode == 0     # installed already
+
+
 def test_root_installs_the_missing_packages_then_sets_up_and_runs(checkout: Checkout) -> None:
     result = checkout.run("tests/run_tests.sh", "-q", STUB_UID="0")
     assert result.returncode == 0, result.stderr
