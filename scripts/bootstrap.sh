@@ -15,7 +15,8 @@
 # 4. Checks that the environment's python imports dxltieclient from this checkout.
 #
 # It then sets DXLTIE_VENV_PYTHON (the environment's python) and puts .venv/bin first on PATH.
-# Tunables: DXLTIE_APT_LOCK_TIMEOUT (seconds to wait for the apt/dpkg lock, default 120).
+# Tunables: DXLTIE_APT_LOCK_TIMEOUT (seconds to wait for the apt/dpkg lock, default 120). The
+# _DXLTIE_* variables below let tests point the checks at stand-ins.
 
 DXLTIE_REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 DXLTIE_VENV_DIR="$DXLTIE_REPO_DIR/.venv"
