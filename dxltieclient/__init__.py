@@ -28,7 +28,7 @@ def get_version() -> str:
     """
     Returns the version of the package.
 
-    :return: the version string, e.g. ``0.3.0``
+    :return: the version string, e.g. ``0.4.0``
     """
     return __version__
 
