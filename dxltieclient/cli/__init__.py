@@ -41,6 +41,7 @@ from typing import Iterator, List, Optional, Sequence
 
 from dxlclient.exceptions import DxlException
 
+from .. import get_version
 from .._errors import (
     TieError,
     TieInputError,
@@ -48,8 +49,7 @@ from .._errors import (
     TieServiceNotFoundError,
     TieTimeoutError,
 )
-from .._version import __version__
-from .args import build_parser
+from .args import build_parser, merge_globals
 from .commands import COMMANDS
 from .errors import (
     EXIT_BROKER,
@@ -122,6 +122,28 @@ def _run(command: str, args: object) -> int:
         return EXIT_INTERRUPTED
 
 
+def dxlclient_version() -> str:
+    """
+    :return: the installed dxlclient's version (``unknown`` when it cannot be told)
+    """
+    try:
+        from importlib.metadata import version
+
+        return version("dxlclient")
+    except Exception:  # noqa: BLE001  (any metadata problem: say unknown)
+        import dxlclient
+
+        return str(getattr(dxlclient, "__version__", "unknown"))
+
+
+def version_text() -> str:
+    """
+    :return: what ``dxltie --version`` prints: this package's version
+        (:func:`dxltieclient.get_version`) and dxlclient's
+    """
+    return "dxltie (dxltieclient) {} with dxlclient {}".format(get_version(), dxlclient_version())
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """
     Runs the ``dxltie`` command line.
@@ -137,8 +159,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except SystemExit as exit_request:  # --help, or a usage error (already printed)
         code = exit_request.code
         return code if isinstance(code, int) else (EXIT_OK if code is None else EXIT_USAGE)
+    merge_globals(args)
     if args.version:
-        sys.stdout.write("dxltie (dxltieclient) {}\n".format(__version__))
+        sys.stdout.write(version_text() + "\n")
         return EXIT_OK
     if not args.command:
         parser.print_usage(sys.stderr)
