@@ -4,58 +4,19 @@ broker with dxlclient's TLS settings (TLS 1.2, AES128-SHA256, client certificate
 
 from __future__ import annotations
 
-import datetime
 import socket
 import ssl
 import threading
 import time
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 from dxltieclient.cli import main
 
+from .tls_pki import Pki
+
 MD5 = "f2c7bb8acc97f92e987a2d4087d021b1"
-_DAY = datetime.timedelta(days=1)
-
-
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
-class Pki:
-    """Makes RSA keys and certificates in a directory."""
-
-    def __init__(self, directory: Any) -> None:
-        self.directory = directory
-
-    def issue(self, name: str, issuer: Optional[Tuple[x509.Certificate, Any]] = None,
-              expired: bool = False, ca: bool = False) -> Tuple[str, str, x509.Certificate, Any]:
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        now = datetime.datetime.now(datetime.timezone.utc)
-        not_after = now - _DAY if expired else now + 30 * _DAY
-        issuer_cert, issuer_key = issuer if issuer else (None, key)
-        builder = (x509.CertificateBuilder()
-                   .subject_name(_name(name))
-                   .issuer_name(issuer_cert.subject if issuer_cert else _name(name))
-                   .public_key(key.public_key())
-                   .serial_number(x509.random_serial_number())
-                   .not_valid_before(now - 2 * _DAY)
-                   .not_valid_after(not_after)
-                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
-        cert = builder.sign(issuer_key, hashes.SHA256())
-        cert_file = self.directory / (name + ".crt")
-        key_file = self.directory / (name + ".key")
-        cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                               serialization.PrivateFormat.TraditionalOpenSSL,
-                                               serialization.NoEncryption()))
-        key_file.chmod(0o600)
-        return str(cert_file), str(key_file), cert, key
 
 
 class TlsBroker:
@@ -93,12 +54,17 @@ class TlsBroker:
                 connection.close()
 
     def close(self) -> None:
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() of the thread
+        except OSError:
+            pass
         self.listener.close()
         self._thread.join(5)
 
 
-@pytest.fixture
-def pki(tmp_path: Any) -> Dict[str, Any]:
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Any]:
+    tmp_path = tmp_path_factory.mktemp("pki")
     authority = Pki(tmp_path)
     ca_file, _, ca_cert, ca_key = authority.issue("ca", ca=True)
     other_ca_file, _, other_cert, other_key = authority.issue("other-ca", ca=True)
@@ -148,13 +114,14 @@ def _run(config: str, capsys: pytest.CaptureFixture) -> Tuple[int, str, float]:
     ("expired client certificate", "the broker refused the TLS connection")])
 def test_tls_failures_exit_4_at_once_with_the_reason(
         pki: Dict[str, Any], broker_factory: Any, capsys: pytest.CaptureFixture, case: str,
+        tmp_path: Any,
         expected: str) -> None:
     broker_identity = pki["broker-expired"] if "expired broker" in case else pki["broker"]
     broker = broker_factory(pki["ca"], broker_identity)
     client_ca = pki["other_ca"] if case == "unknown broker CA" else pki["ca"]
     client = {"client certificate of a foreign CA": pki["client-foreign"],
               "expired client certificate": pki["client-expired"]}.get(case, pki["client"])
-    code, err, elapsed = _run(_config(pki["dir"], broker.port, client_ca, client), capsys)
+    code, err, elapsed = _run(_config(tmp_path, broker.port, client_ca, client), capsys)
     assert code == 4, err
     assert elapsed < 5, "took {:.1f} s: not failing fast".format(elapsed)
     assert "TLS connection to the DXL broker failed: 127.0.0.1:{}".format(broker.port) in err
@@ -167,11 +134,12 @@ def test_tls_failures_exit_4_at_once_with_the_reason(
 
 
 def test_unloadable_certificate_files_exit_3(pki: Dict[str, Any], broker_factory: Any,
+                                             tmp_path: Any,
                                              capsys: pytest.CaptureFixture) -> None:
     broker = broker_factory(pki["ca"], pki["broker"])
     cert_file, _ = pki["client"]
     _, other_key = pki["client-foreign"]
-    code, err, _ = _run(_config(pki["dir"], broker.port, pki["ca"], (cert_file, other_key)),
+    code, err, _ = _run(_config(tmp_path, broker.port, pki["ca"], (cert_file, other_key)),
                         capsys)
     assert code == 3, err
     assert "cannot load CertFile/PrivateKey" in err and "key values mismatch" in err
