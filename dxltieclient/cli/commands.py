@@ -127,7 +127,8 @@ class ResultWriter:
         :param error: the error, else ``None``
         """
         self.errors.append(error)
-        record = dict(lookup.record, ok=error is None)
+        record = {"target": lookup.record.get("target"), "ok": error is None}
+        record.update(lookup.record)
         if error is None:
             record["result"] = value
         else:
