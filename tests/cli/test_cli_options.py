@@ -199,3 +199,23 @@ def test_import_dry_run_needs_no_configuration(tmp_path: Any,
     assert [error["line"] for error in summary["errors"]] == [3, 4]
     assert "line 3: Invalid md5 hash 'abc'" in captured.err
     assert not (tmp_path / "feed.failed.csv").exists()
+
+
+def test_empty_stdin_is_refused(monkeypatch: pytest.MonkeyPatch,
+                                capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("# nothing\n\n"))
+    assert main(["cert-reputation", "-"]) == 2
+    assert "no target on standard input" in capsys.readouterr().err
+
+
+def test_connection_watch_reports_each_change_once() -> None:
+    from dxltieclient.cli.listen import ConnectionWatch
+
+    states = iter([True, False, False, True, True])
+    messages: List[str] = []
+    watch = ConnectionWatch(lambda: next(states), messages.append)
+    for _ in range(5):
+        watch.check()
+    assert len(messages) == 2
+    assert messages[0].startswith("connection to the DXL broker lost")
+    assert messages[1].startswith("connection to the DXL broker restored after ")

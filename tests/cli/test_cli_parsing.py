@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from dxltieclient import FileType, InvalidHashError, TrustLevel
+from dxltieclient import FileType, InvalidHashError, TrustLevel, get_version
 from dxltieclient.cli import main
 from dxltieclient.cli.args import build_parser, parse_file_type, parse_trust_level
 from dxltieclient.cli.errors import CliError
@@ -77,7 +77,7 @@ def test_help_lists_exit_codes_and_returns_0(capsys: pytest.CaptureFixture) -> N
 
 def test_version(capsys: pytest.CaptureFixture) -> None:
     assert main(["--version"]) == 0
-    assert "0.3.0" in capsys.readouterr().out
+    assert get_version() in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("size", [0, 1, 4095, 4096, 4097, 100_000])
