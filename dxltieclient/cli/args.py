@@ -282,7 +282,7 @@ def build_parser(prog: str = "dxltie") -> argparse.ArgumentParser:
                   "that were not sent because the import was interrupted, are written exactly "
                   "as read, with an 'error' column, to FILE's name + .failed.csv/.failed.jsonl "
                   "(or --failed-file); fix them and import that file again. A run without "
-                  "failures removes a stale failed file.")
+                  "failures removes the failed file.")
     imp.add_argument("file", metavar="FILE")
     imp.add_argument("--external", action="store_true",
                      help="send external provider reports instead of enterprise reputations")

@@ -145,10 +145,6 @@ def _report_failures(failures: Sequence[Tuple[ImportRow, str]], failed_path: str
         _warn("... and {} more in {}".format(len(failures) - SHOWN_FAILURES, failed_path))
 
 
-def _same_file(first: str, second: str) -> bool:
-    return os.path.realpath(first) == os.path.realpath(second)
-
-
 def _write_or_clean(args: argparse.Namespace, parsed: ImportFile,
                     failures: List[Tuple[ImportRow, str]]) -> Tuple[str, bool]:
     """Writes the failed file, or removes a stale one; returns (its path, whether written)."""
@@ -160,12 +156,14 @@ def _write_or_clean(args: argparse.Namespace, parsed: ImportFile,
             raise CliError("cannot write the failed rows to {}: {}".format(
                 failed_path, error.strerror or error), EXIT_FAILED) from None
         return failed_path, True
-    if os.path.exists(failed_path) and not _same_file(failed_path, args.file):
+    if os.path.exists(failed_path):
+        # A failed file from an earlier run, or the failed file just re-imported: nothing in it
+        # is left to apply, and its existence would say otherwise.
         try:
             os.unlink(failed_path)
             _warn("removed {}: its rows are applied now".format(failed_path))
         except OSError as error:
-            _warn("warning: cannot remove the stale {}: {}".format(
+            _warn("warning: cannot remove {}: {}".format(
                 failed_path, error.strerror or error))
     return failed_path, False
 

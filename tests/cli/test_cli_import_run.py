@@ -104,7 +104,7 @@ def test_interrupted_import_writes_failed_and_unsent_rows_for_an_exact_rerun(
     assert "imported: 5 succeeded, 0 failed" in capsys.readouterr().out
     assert sorted(tie.applied) == sorted([_md5(n) for n in (0, 1, 2, 3, 4, 6, 7, 99)])
     assert not (tmp_path / "feed.failed.failed.csv").exists()
-    assert (tmp_path / "feed.failed.csv").exists()  # the input itself is never removed
+    assert not (tmp_path / "feed.failed.csv").exists()  # nothing is left to apply
 
 
 def test_a_clean_run_removes_a_stale_failed_file(tie: FakeBulkTie, tmp_path: Any,

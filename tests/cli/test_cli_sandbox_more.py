@@ -179,6 +179,7 @@ def test_import_stopped_by_sigterm_then_rerun_applies_exactly_the_rest(
     assert "imported: {} succeeded, 0 failed".format(unsent) in result.stdout
     assert run_lookup(md5s[succeeded]) == 1 and run_lookup(md5s[-1]) == 1
     assert not (tmp_path / "feed.failed.failed.csv").exists()
+    assert not (tmp_path / "feed.failed.csv").exists()  # every row is applied now
 
 
 @pytest.fixture
