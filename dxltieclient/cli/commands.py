@@ -6,10 +6,11 @@ The subcommands of ``dxltie``: each takes the parsed arguments, does its work ov
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence
 
 from .._errors import InvalidHashError, TieError, TieServiceNotFoundError, TieTimeoutError
 from .._wire import check_sha1
@@ -317,6 +318,20 @@ def _summary(args: argparse.Namespace, summary: Dict[str, Any], text: str) -> No
         _say(text)
 
 
+@contextlib.contextmanager
+def _json_failure(args: argparse.Namespace, summary: Dict[str, Any]) -> Iterator[None]:
+    """With ``--json``/``--jsonl``, prints the summary with ``ok: false`` and the error when TIE
+    refuses or does not answer, so that the output keeps its shape; the error then propagates
+    (exit code and message on stderr)."""
+    try:
+        yield
+    except TieError as error:
+        if args.json or args.jsonl:
+            failed = dict(summary, ok=False, confirmed=False, error=str(error))
+            _say(json.dumps(failed, default=str, indent=None if args.jsonl else 2))
+        raise
+
+
 #: What ``set-reputation --external`` says when no file name is known.
 EXTERNAL_NEEDS_FILENAME = (
     "--external needs a file name: TIE ignores external reports without one. Give --filename "
@@ -340,7 +355,11 @@ def cmd_set_reputation(args: argparse.Namespace) -> int:
     if args.external and not filename:
         raise CliError(EXTERNAL_NEEDS_FILENAME, EXIT_USAGE)
     file_type = args.file_type if args.file_type is not None else FileType.NONE
-    with _session(args) as tie_client:
+    summary = {"target": args.target, "ok": True, "path": target.path, "hashes": target.hashes,
+               "trustLevel": args.trust, "external": bool(args.external),
+               "fileType": file_type if args.external else None, "filename": filename or "",
+               "comment": args.comment, "confirmed": not args.external}
+    with _json_failure(args, summary), _session(args) as tie_client:
         if args.external:
             tie_client.set_external_file_reputation(args.trust, target.hashes, file_type,
                                                     filename, args.comment)
@@ -349,10 +368,6 @@ def cmd_set_reputation(args: argparse.Namespace) -> int:
                                            args.comment)
     what = _file_title(target)[6:]
     comment = ", comment {!r}".format(args.comment) if args.comment else ""
-    summary = {"target": args.target, "ok": True, "path": target.path, "hashes": target.hashes,
-               "trustLevel": args.trust, "external": bool(args.external),
-               "fileType": file_type if args.external else None, "filename": filename or "",
-               "comment": args.comment, "confirmed": not args.external}
     if args.external:
         text = ("sent an external report for {} ({}) as a DXL event: trust {}, file type {}, "
                 "filename {!r}{}. TIE does not answer events, so delivery is not confirmed: "
@@ -377,10 +392,10 @@ def cmd_set_cert_reputation(args: argparse.Namespace) -> int:
     """
     sha1 = _check_sha1(args.sha1, "SHA1")
     public_key_sha1 = _check_sha1(args.public_key_sha1, "--public-key-sha1")
-    with _session(args) as tie_client:
-        tie_client.set_certificate_reputation(args.trust, sha1, public_key_sha1, args.comment)
     summary = {"target": args.sha1, "ok": True, "sha1": sha1, "publicKeySha1": public_key_sha1,
                "trustLevel": args.trust, "comment": args.comment, "confirmed": True}
+    with _json_failure(args, summary), _session(args) as tie_client:
+        tie_client.set_certificate_reputation(args.trust, sha1, public_key_sha1, args.comment)
     text = "set the enterprise reputation of certificate {}{} to {}{}".format(
         sha1, " (public key sha1 {})".format(public_key_sha1) if public_key_sha1 else "",
         output.trust_level_name(args.trust),

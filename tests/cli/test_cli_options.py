@@ -219,3 +219,21 @@ def test_connection_watch_reports_each_change_once() -> None:
     assert len(messages) == 2
     assert messages[0].startswith("connection to the DXL broker lost")
     assert messages[1].startswith("connection to the DXL broker restored after ")
+
+
+def test_setter_json_summary_keeps_its_shape_on_failure(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    class Refusing:
+        def set_file_reputation(self, *_args: Any) -> None:
+            raise TieServiceError("Not authorized", 2, "/t")
+
+    @contextlib.contextmanager
+    def session(*_args: Any) -> Iterator[Refusing]:
+        yield Refusing()
+
+    monkeypatch.setattr("dxltieclient.cli.commands.tie_session", session)
+    assert main(["set-reputation", "--trust", "1", MD5, "--json"]) == 1
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    assert (summary["ok"], summary["target"]) == (False, MD5)
+    assert "Not authorized" in summary["error"] and "Not authorized" in captured.err
