@@ -272,10 +272,10 @@ def connect(config: Any, timeout: float) -> Any:
     if not thread.is_alive():
         with contextlib.suppress(Exception):
             client.destroy()
-    raise CliError("cannot connect to the DXL broker ({}): {}. The broker answers TCP but refused "
-                   "or did not complete the TLS/MQTT connection: check the certificates of the "
-                   "configuration and that the broker trusts their CA".format(
-                       _describe_brokers(config), reason), EXIT_BROKER)
+    raise CliError("cannot connect to the DXL broker ({}): {}. The broker completed the TLS "
+                   "handshake but not the MQTT connection: check that it is a DXL broker, that "
+                   "it accepts this client (its certificate's identity), and run with -vv to "
+                   "see dxlclient's log".format(_describe_brokers(config), reason), EXIT_BROKER)
 
 
 @contextlib.contextmanager

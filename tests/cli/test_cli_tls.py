@@ -16,6 +16,9 @@ from dxltieclient.cli import main
 
 from .tls_pki import Pki
 
+# dxlclient's own disconnect thread may fail after the client is destroyed (its race, harmless).
+pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+
 MD5 = "f2c7bb8acc97f92e987a2d4087d021b1"
 
 
@@ -143,3 +146,14 @@ def test_unloadable_certificate_files_exit_3(pki: Dict[str, Any], broker_factory
                         capsys)
     assert code == 3, err
     assert "cannot load CertFile/PrivateKey" in err and "key values mismatch" in err
+
+
+def test_a_good_handshake_goes_on_to_dxlclient_and_names_the_mqtt_step(
+        pki: Dict[str, Any], broker_factory: Any, tmp_path: Any,
+        capsys: pytest.CaptureFixture) -> None:
+    broker = broker_factory(pki["ca"], pki["broker"])  # completes TLS, speaks no MQTT
+    config = _config(tmp_path, broker.port, pki["ca"], pki["client"])
+    assert main(["reputation", MD5, "--config", config, "--connect-timeout", "2"]) == 4
+    err = capsys.readouterr().err
+    assert "TLS connection to the DXL broker failed" not in err
+    assert "completed the TLS handshake but not the MQTT connection" in err
