@@ -154,6 +154,9 @@ def test_a_good_handshake_goes_on_to_dxlclient_and_names_the_mqtt_step(
     broker = broker_factory(pki["ca"], pki["broker"])  # completes TLS, speaks no MQTT
     config = _config(tmp_path, broker.port, pki["ca"], pki["client"])
     assert main(["reputation", MD5, "--config", config, "--connect-timeout", "2"]) == 4
+    for thread in threading.enumerate():  # let dxlclient's disconnect threads end in this test
+        if thread.name.endswith("(_on_disconnect_run)") or thread.name == "dxltie-connect":
+            thread.join(10)
     err = capsys.readouterr().err
     assert "TLS connection to the DXL broker failed" not in err
     assert "completed the TLS handshake but not the MQTT connection" in err
