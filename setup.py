@@ -46,6 +46,7 @@ setup(
         "dxlbootstrap>=0.2.0",
         "dxlclient>=4.1.0.184",
         "cryptography>=3.4",
+        "tqdm>=4",
     ],
     extras_require={
         "test": TEST_REQUIRES,

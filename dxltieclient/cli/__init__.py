@@ -3,33 +3,32 @@
 
 Commands::
 
-    dxltie reputation PATH|HASH... [--json] [-a]        file reputations (bulk call for several)
-    dxltie cert-reputation SHA1 [--public-key-sha1 HEX] [--json] [-a]
-    dxltie references PATH|HASH [--limit N] [--json]     systems that first referenced a file
+    dxltie reputation PATH|HASH|-... [-a]               file reputations (bulk call for several)
+    dxltie cert-reputation SHA1|-... [--public-key-sha1 HEX] [-a]
+    dxltie references PATH|HASH|-... [--limit N]        systems that first referenced files
+    dxltie cert-references SHA1|-... [--public-key-sha1 HEX] [--limit N]
     dxltie set-reputation --trust NAME|NUMBER PATH|HASH [--external] [--file-type NAME|NUMBER]
                           [--filename NAME] [--comment TEXT]
-    dxltie import FILE [--external] [--format csv|jsonl] [--failed-file PATH] [--progress]
+    dxltie set-cert-reputation --trust NAME|NUMBER SHA1 [--public-key-sha1 HEX] [--comment TEXT]
+    dxltie import FILE [--external] [--format csv|jsonl] [--failed-file PATH] [--dry-run]
+                  [--progress|--no-progress] [--max-in-flight N]
     dxltie listen [--reputation-changes] [--detections] [--first-instances] [--count N]
 
-Global options: ``--config FILE`` (else ``$DXLTIE_CONFIG``, else ``./dxlclient.config``),
-``--timeout SECONDS`` (each TIE response, default 30), ``--connect-timeout SECONDS`` (default 10),
-``-v``/``-vv``.
+Global options, before or after the command: ``--config FILE`` (else ``$DXLTIE_CONFIG``, else
+``./dxlclient.config``, else the running default sandbox's configuration), ``--timeout SECONDS``
+(each TIE response, default 30), ``--connect-timeout SECONDS`` (default 10), ``-v``/``-vv``,
+``--json`` and ``--jsonl``.
 
 A ``PATH`` is hashed locally (MD5, SHA-1, SHA-256); a ``HASH`` is typed by its length (32, 40 or 64
 hexadecimal digits) or by a ``md5:``/``sha1:``/``sha256:`` prefix, and several joined by commas
-name one file. With ``--json``, output is one JSON document holding the library's data; provider
-ids are JSON object keys there, hence strings (``"1"``, ``"3"``).
+name one file; ``-`` reads targets from standard input, one per line. With ``--json``, lookups
+print one JSON array of ``{"target", "ok", ..., "result"}`` or ``{..., "error"}`` objects whatever
+the number of targets and failures; ``--jsonl`` prints the same objects one per line as they come.
+Provider ids are JSON object keys there, hence strings (``"1"``, ``"3"``).
 
-Exit codes:
-
-* 0: success
-* 1: some items failed (lookups, import rows), or TIE answered with an error
-* 2: usage error or bad input (bad hash, unknown trust level or file type, unreadable file)
-* 3: the DXL client configuration is missing or unreadable
-* 4: no DXL broker could be reached or connected to
-* 5: no TIE service on the fabric (:class:`~dxltieclient.TieServiceNotFoundError`)
-* 6: TIE did not answer in time (:class:`~dxltieclient.TieTimeoutError`)
-* 130: interrupted (``listen`` exits 0 on SIGINT/SIGTERM)
+Exit codes: see :mod:`dxltieclient.cli.errors` (0 success, 1 some items failed, 2 usage error or
+bad input, 3 no or unreadable configuration, 4 broker unreachable or TLS failure, 5 no TIE service,
+6 timeout, 130 interrupted).
 """
 
 from __future__ import annotations
@@ -41,6 +40,7 @@ from typing import Iterator, List, Optional, Sequence
 
 from dxlclient.exceptions import DxlException
 
+from .. import get_version
 from .._errors import (
     TieError,
     TieInputError,
@@ -48,8 +48,7 @@ from .._errors import (
     TieServiceNotFoundError,
     TieTimeoutError,
 )
-from .._version import __version__
-from .args import build_parser
+from .args import build_parser, merge_globals
 from .commands import COMMANDS
 from .errors import (
     EXIT_BROKER,
@@ -122,6 +121,28 @@ def _run(command: str, args: object) -> int:
         return EXIT_INTERRUPTED
 
 
+def dxlclient_version() -> str:
+    """
+    :return: the installed dxlclient's version (``unknown`` when it cannot be told)
+    """
+    try:
+        from importlib.metadata import version
+
+        return version("dxlclient")
+    except Exception:  # noqa: BLE001  (any metadata problem: say unknown)
+        import dxlclient
+
+        return str(getattr(dxlclient, "__version__", "unknown"))
+
+
+def version_text() -> str:
+    """
+    :return: what ``dxltie --version`` prints: this package's version
+        (:func:`dxltieclient.get_version`) and dxlclient's
+    """
+    return "dxltie (dxltieclient) {} with dxlclient {}".format(get_version(), dxlclient_version())
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """
     Runs the ``dxltie`` command line.
@@ -137,8 +158,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except SystemExit as exit_request:  # --help, or a usage error (already printed)
         code = exit_request.code
         return code if isinstance(code, int) else (EXIT_OK if code is None else EXIT_USAGE)
+    merge_globals(args)
     if args.version:
-        sys.stdout.write("dxltie (dxltieclient) {}\n".format(__version__))
+        sys.stdout.write(version_text() + "\n")
         return EXIT_OK
     if not args.command:
         parser.print_usage(sys.stderr)

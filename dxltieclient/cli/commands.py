@@ -6,15 +6,17 @@ The subcommands of ``dxltie``: each takes the parsed arguments, does its work ov
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import sys
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence
 
 from .._errors import InvalidHashError, TieError, TieServiceNotFoundError, TieTimeoutError
 from .._wire import check_sha1
 from ..constants import FileType
-from . import importfile, listen, output
-from .connection import tie_session
+from . import importrun, inputs, listen, output
+from .connection import dxl_session, tie_session
 from .errors import (
     EXIT_FAILED,
     EXIT_NO_SERVICE,
@@ -75,47 +77,173 @@ def _file_title(target: Target) -> str:
     return "File: {}".format(target.path if target.path is not None else target.argument)
 
 
+#: Files looked up per bulk call by ``reputation`` (results are printed after each).
+LOOKUP_CHUNK = 100
+
+
+class Lookup(NamedTuple):
+    """
+    One target of a lookup command.
+
+    :param label: names the target in messages (the argument, or ``stdin:LINE``)
+    :param record: the target's JSON members (``target`` first), without ``ok``/``result``
+    :param title: the first line of its text block
+    :param hashes: hash type (or label) to hex, listed under the title
+    :param call: does the lookup on a TIE client
+    """
+
+    label: str
+    record: Dict[str, Any]
+    title: str
+    hashes: Dict[str, str]
+    call: Callable[[Any], Any]
+
+
+class ResultWriter:
+    """
+    Prints the results of a lookup command: text blocks, one JSON array (``--json``: always a
+    list of ``{target, ok, ..., result|error}``, whatever the number of targets and failures),
+    or JSON lines (``--jsonl``) as results arrive.
+
+    :param args: the parsed arguments (``json``, ``jsonl``)
+    :param text_block: formats a successful result: ``(lookup, value) -> text``
+    """
+
+    def __init__(self, args: argparse.Namespace,
+                 text_block: Callable[[Lookup, Any], str]) -> None:
+        self._jsonl = bool(args.jsonl)
+        self._json = bool(args.json) and not self._jsonl
+        self._text_block = text_block
+        self._records: List[Dict[str, Any]] = []
+        self._blocks = 0
+        #: One entry per target written: ``None`` or the error.
+        self.errors: List[Optional[BaseException]] = []
+
+    def add(self, lookup: Lookup, value: Any, error: Optional[BaseException]) -> None:
+        """
+        Writes (or keeps, for ``--json``) one target's outcome.
+
+        :param lookup: the target
+        :param value: the result (when ``error`` is ``None``)
+        :param error: the error, else ``None``
+        """
+        self.errors.append(error)
+        record = {"target": lookup.record.get("target"), "ok": error is None}
+        record.update(lookup.record)
+        if error is None:
+            record["result"] = value
+        else:
+            record["error"] = str(error)
+            _warn("error: {}: {}".format(lookup.label, error))
+        if self._jsonl:
+            _say(json.dumps(record, default=str))
+        elif self._json:
+            self._records.append(record)
+        else:
+            block = (self._text_block(lookup, value) if error is None
+                     else "{}\n  error: {}".format(lookup.title, error))
+            _say(("\n" if self._blocks else "") + block)
+            self._blocks += 1
+
+    def finish(self) -> int:
+        """
+        Prints the JSON array (``--json``).
+
+        :return: the exit code (:func:`items_exit_code`)
+        """
+        if self._json:
+            _say(output.to_json(self._records))
+        return items_exit_code(self.errors)
+
+
+def run_each(tie_client: Any, lookups: Sequence[Lookup], writer: ResultWriter) -> None:
+    """
+    Runs lookups one after the other. After an error of the fabric (no TIE service, timeout),
+    the remaining targets are not sent and get the same error.
+
+    :param tie_client: the TIE client
+    :param lookups: the targets
+    :param writer: where the outcomes go
+    """
+    fatal: Optional[BaseException] = None
+    for lookup in lookups:
+        if fatal is not None:
+            writer.add(lookup, None, fatal)
+            continue
+        error: Optional[BaseException] = None
+        try:
+            value = lookup.call(tie_client)
+        except (TieServiceNotFoundError, TieTimeoutError) as failure:
+            value, error, fatal = None, failure, failure
+        except TieError as failure:
+            value, error = None, failure
+        writer.add(lookup, value, error)
+
+
+def _file_lookups(args: argparse.Namespace,
+                  call: Callable[[Target], Callable[[Any], Any]]) -> List[Lookup]:
+    lookups = []
+    for label, argument in inputs.expand(args.targets):
+        try:
+            target = resolve_target(argument)
+        except CliError as error:
+            raise CliError("{}{}".format("" if label == argument else label + ": ", error),
+                           error.exit_code) from None
+        lookups.append(Lookup(label, {"target": argument, "path": target.path,
+                                      "hashes": target.hashes},
+                              _file_title(target), target.hashes, call(target)))
+    return lookups
+
+
+def _cert_lookups(args: argparse.Namespace,
+                  call: Callable[[str, Optional[str]], Callable[[Any], Any]]) -> List[Lookup]:
+    sha1s = inputs.expand(args.sha1s)
+    public_key_sha1 = _check_sha1(args.public_key_sha1, "--public-key-sha1")
+    if public_key_sha1 and len(sha1s) > 1:
+        raise CliError("--public-key-sha1 applies to one certificate only; {} given".format(
+            len(sha1s)), EXIT_USAGE)
+    lookups = []
+    for label, argument in sha1s:
+        sha1 = _check_sha1(argument, "SHA1" if label == argument else label)
+        assert sha1 is not None
+        hashes = {"sha1": sha1}
+        if public_key_sha1:
+            hashes["public key sha1"] = public_key_sha1
+        lookups.append(Lookup(label, {"target": argument, "sha1": sha1,
+                                      "publicKeySha1": public_key_sha1},
+                              "Certificate: {}".format(sha1), hashes,
+                              call(sha1, public_key_sha1)))
+    return lookups
+
+
+def _run_bulk_reputations(tie_client: Any, lookups: Sequence[Lookup], writer: ResultWriter,
+                          timeout: float) -> None:
+    if len(lookups) == 1:
+        run_each(tie_client, lookups, writer)
+        return
+    for start in range(0, len(lookups), LOOKUP_CHUNK):
+        chunk = lookups[start:start + LOOKUP_CHUNK]
+        results = tie_client.get_file_reputations([lookup.hashes for lookup in chunk],
+                                                   timeout=timeout)
+        for lookup, result in zip(chunk, results):
+            writer.add(lookup, result.value, result.error)
+
+
 def cmd_reputation(args: argparse.Namespace) -> int:
     """
-    ``dxltie reputation PATH|HASH...``: looks up file reputations (the bulk call for several).
+    ``dxltie reputation PATH|HASH|-...``: looks up file reputations (the bulk call for
+    several).
 
     :param args: the parsed arguments
     :return: the exit code
     """
-    targets = [resolve_target(argument) for argument in args.targets]
+    lookups = _file_lookups(args, lambda target: lambda tie: tie.get_file_reputation(
+        target.hashes))
+    writer = ResultWriter(args, lambda lookup, value: output.format_reputations(
+        lookup.title, lookup.hashes, value or {}, "file", args.attributes))
     with _session(args) as tie_client:
-        if len(targets) == 1:
-            try:
-                values: List[Any] = [tie_client.get_file_reputation(targets[0].hashes)]
-                errors: List[Optional[BaseException]] = [None]
-            except (TieServiceNotFoundError, TieTimeoutError):
-                raise
-            except TieError as error:
-                values, errors = [None], [error]
-        else:
-            results = tie_client.get_file_reputations([target.hashes for target in targets],
-                                                      timeout=args.timeout)
-            values = [result.value for result in results]
-            errors = [result.error for result in results]
-    if args.json:
-        _say(output.to_json([
-            {"target": target.argument, "path": target.path, "hashes": target.hashes,
-             "reputations": value if failure is None else None,
-             "error": None if failure is None else str(failure)}
-            for target, value, failure in zip(targets, values, errors)]))
-    else:
-        blocks = []
-        for target, value, failure in zip(targets, values, errors):
-            if failure is None:
-                blocks.append(output.format_reputations(_file_title(target), target.hashes,
-                                                        value or {}, "file", args.attributes))
-            else:
-                blocks.append("{}\n  error: {}".format(_file_title(target), failure))
-        _say("\n\n".join(blocks))
-    for target, failure in zip(targets, errors):
-        if failure is not None:
-            _warn("error: {}: {}".format(target.argument, failure))
-    return items_exit_code(errors)
+        _run_bulk_reputations(tie_client, lookups, writer, args.timeout)
+    return writer.finish()
 
 
 def _check_sha1(value: Optional[str], name: str) -> Optional[str]:
@@ -130,54 +258,90 @@ def _check_sha1(value: Optional[str], name: str) -> Optional[str]:
 
 def cmd_cert_reputation(args: argparse.Namespace) -> int:
     """
-    ``dxltie cert-reputation SHA1 [--public-key-sha1 HEX]``: looks up a certificate's
+    ``dxltie cert-reputation SHA1|-... [--public-key-sha1 HEX]``: looks up certificates'
     reputations.
 
     :param args: the parsed arguments
     :return: the exit code
     """
-    sha1 = _check_sha1(args.sha1, "SHA1")
-    public_key_sha1 = _check_sha1(args.public_key_sha1, "--public-key-sha1")
+    lookups = _cert_lookups(args, lambda sha1, key: lambda tie: tie.get_certificate_reputation(
+        sha1, key))
+    writer = ResultWriter(args, lambda lookup, value: output.format_reputations(
+        lookup.title, lookup.hashes, value or {}, "cert", args.attributes))
     with _session(args) as tie_client:
-        reputations = tie_client.get_certificate_reputation(sha1, public_key_sha1)
-    if args.json:
-        _say(output.to_json({"sha1": sha1, "publicKeySha1": public_key_sha1,
-                             "reputations": reputations}))
-    else:
-        hashes = {"sha1": sha1}
-        if public_key_sha1:
-            hashes["public key sha1"] = public_key_sha1
-        _say(output.format_reputations("Certificate: {}".format(sha1), hashes, reputations,
-                                       "cert", args.attributes))
-    return EXIT_OK
+        run_each(tie_client, lookups, writer)
+    return writer.finish()
 
 
 def cmd_references(args: argparse.Namespace) -> int:
     """
-    ``dxltie references PATH|HASH [--limit N]``: lists the systems that first referenced a file.
+    ``dxltie references PATH|HASH|-... [--limit N]``: lists the systems that first referenced
+    files.
 
     :param args: the parsed arguments
     :return: the exit code
     """
-    target = resolve_target(args.target)
+    lookups = _file_lookups(args, lambda target: lambda tie: tie.get_file_first_references(
+        target.hashes, query_limit=args.limit))
+    writer = ResultWriter(args, lambda lookup, value: output.format_references(
+        lookup.title, value))
     with _session(args) as tie_client:
-        agents = tie_client.get_file_first_references(target.hashes, query_limit=args.limit)
-    if args.json:
-        _say(output.to_json({"target": target.argument, "path": target.path,
-                             "hashes": target.hashes, "agents": agents}))
-    else:
-        _say(output.format_references(_file_title(target), agents))
-    return EXIT_OK
+        run_each(tie_client, lookups, writer)
+    return writer.finish()
+
+
+def cmd_cert_references(args: argparse.Namespace) -> int:
+    """
+    ``dxltie cert-references SHA1|-... [--limit N]``: lists the systems that first referenced
+    certificates.
+
+    :param args: the parsed arguments
+    :return: the exit code
+    """
+    lookups = _cert_lookups(args, lambda sha1, key: lambda tie: (
+        tie.get_certificate_first_references(sha1, key, query_limit=args.limit)))
+    writer = ResultWriter(args, lambda lookup, value: output.format_references(
+        lookup.title, value))
+    with _session(args) as tie_client:
+        run_each(tie_client, lookups, writer)
+    return writer.finish()
 
 
 def _describe_hashes(hashes: Dict[str, str]) -> str:
     return ", ".join("{} {}".format(hash_type, value) for hash_type, value in hashes.items())
 
 
+def _summary(args: argparse.Namespace, summary: Dict[str, Any], text: str) -> None:
+    if args.json or args.jsonl:
+        _say(json.dumps(summary, default=str, indent=None if args.jsonl else 2))
+    else:
+        _say(text)
+
+
+@contextlib.contextmanager
+def _json_failure(args: argparse.Namespace, summary: Dict[str, Any]) -> Iterator[None]:
+    """With ``--json``/``--jsonl``, prints the summary with ``ok: false`` and the error when TIE
+    refuses or does not answer, so that the output keeps its shape; the error then propagates
+    (exit code and message on stderr)."""
+    try:
+        yield
+    except TieError as error:
+        if args.json or args.jsonl:
+            failed = dict(summary, ok=False, confirmed=False, error=str(error))
+            _say(json.dumps(failed, default=str, indent=None if args.jsonl else 2))
+        raise
+
+
+#: What ``set-reputation --external`` says when no file name is known.
+EXTERNAL_NEEDS_FILENAME = (
+    "--external needs a file name: TIE ignores external reports without one. Give --filename "
+    "NAME, or a file PATH (its base name is used)")
+
+
 def cmd_set_reputation(args: argparse.Namespace) -> int:
     """
     ``dxltie set-reputation --trust NAME|NUMBER PATH|HASH``: sets a file's enterprise
-    reputation, or with ``--external`` sends an external provider report.
+    reputation, or with ``--external`` sends an external provider report (an event).
 
     :param args: the parsed arguments
     :return: the exit code
@@ -186,84 +350,69 @@ def cmd_set_reputation(args: argparse.Namespace) -> int:
         raise CliError("--file-type applies to --external reports only", EXIT_USAGE)
     target = resolve_target(args.target)
     filename = args.filename
-    trust = output.trust_level_name(args.trust)
-    with _session(args) as tie_client:
+    if args.external and filename is None and target.path is not None:
+        filename = os.path.basename(target.path)
+    if args.external and not filename:
+        raise CliError(EXTERNAL_NEEDS_FILENAME, EXIT_USAGE)
+    file_type = args.file_type if args.file_type is not None else FileType.NONE
+    summary = {"target": args.target, "ok": True, "path": target.path, "hashes": target.hashes,
+               "trustLevel": args.trust, "external": bool(args.external),
+               "fileType": file_type if args.external else None, "filename": filename or "",
+               "comment": args.comment, "confirmed": not args.external}
+    with _json_failure(args, summary), _session(args) as tie_client:
         if args.external:
-            if filename is None and target.path is not None:
-                filename = os.path.basename(target.path)
-            file_type = args.file_type if args.file_type is not None else FileType.NONE
             tie_client.set_external_file_reputation(args.trust, target.hashes, file_type,
-                                                    filename or "", args.comment)
+                                                    filename, args.comment)
         else:
             tie_client.set_file_reputation(args.trust, target.hashes, filename or "",
                                            args.comment)
+    what = _file_title(target)[6:]
+    comment = ", comment {!r}".format(args.comment) if args.comment else ""
     if args.external:
-        _say("sent an external report for {} ({}): trust {}, file type {}, filename {!r}{}"
-             .format(_file_title(target)[6:], _describe_hashes(target.hashes), trust,
-                     output.describe_file_type(file_type), filename or "",
-                     ", comment {!r}".format(args.comment) if args.comment else ""))
+        text = ("sent an external report for {} ({}) as a DXL event: trust {}, file type {}, "
+                "filename {!r}{}. TIE does not answer events, so delivery is not confirmed: "
+                "check with `dxltie reputation` (provider External, 15)".format(
+                    what, _describe_hashes(target.hashes), output.trust_level_name(args.trust),
+                    output.describe_file_type(file_type), filename, comment))
     else:
-        _say("set the enterprise reputation of {} ({}) to {}{}{}".format(
-            _file_title(target)[6:], _describe_hashes(target.hashes), trust,
-            ", filename {!r}".format(filename) if filename else "",
-            ", comment {!r}".format(args.comment) if args.comment else ""))
+        text = "set the enterprise reputation of {} ({}) to {}{}{}".format(
+            what, _describe_hashes(target.hashes), output.trust_level_name(args.trust),
+            ", filename {!r}".format(filename) if filename else "", comment)
+    _summary(args, summary, text)
+    return EXIT_OK
+
+
+def cmd_set_cert_reputation(args: argparse.Namespace) -> int:
+    """
+    ``dxltie set-cert-reputation --trust NAME|NUMBER SHA1``: sets a certificate's enterprise
+    reputation.
+
+    :param args: the parsed arguments
+    :return: the exit code
+    """
+    sha1 = _check_sha1(args.sha1, "SHA1")
+    public_key_sha1 = _check_sha1(args.public_key_sha1, "--public-key-sha1")
+    summary = {"target": args.sha1, "ok": True, "sha1": sha1, "publicKeySha1": public_key_sha1,
+               "trustLevel": args.trust, "comment": args.comment, "confirmed": True}
+    with _json_failure(args, summary), _session(args) as tie_client:
+        tie_client.set_certificate_reputation(args.trust, sha1, public_key_sha1, args.comment)
+    text = "set the enterprise reputation of certificate {}{} to {}{}".format(
+        sha1, " (public key sha1 {})".format(public_key_sha1) if public_key_sha1 else "",
+        output.trust_level_name(args.trust),
+        ", comment {!r}".format(args.comment) if args.comment else "")
+    _summary(args, summary, text)
     return EXIT_OK
 
 
 def cmd_import(args: argparse.Namespace) -> int:
     """
-    ``dxltie import FILE``: sets the reputations a CSV or JSON lines file lists (bulk call), and
-    writes the failed rows, with their error, to a file that can be imported again.
+    ``dxltie import FILE``: sets the reputations a CSV or JSON lines file lists (see
+    :mod:`dxltieclient.cli.importrun`).
 
     :param args: the parsed arguments
     :return: the exit code
     """
-    parsed = importfile.read_import_file(args.file, args.format, args.external)
-    ignored = importfile.unknown_columns(parsed)
-    if ignored:
-        _warn("warning: {}: ignoring the column(s) {}".format(args.file, ", ".join(ignored)))
-    valid = [row for row in parsed.rows if row.item is not None]
-    failures = [(row, row.error or "invalid row") for row in parsed.rows if row.item is None]
-    sent_errors: List[Optional[BaseException]] = []
-    if valid:
-        show = args.progress or sys.stderr.isatty()
-        bar = output.ProgressBar(sys.stderr) if show else None
-        try:
-            with _session(args) as tie_client:
-                items = [row.item for row in valid]
-                if args.external:
-                    results = tie_client.set_external_file_reputations(items, progress=bar)
-                else:
-                    results = tie_client.set_file_reputations(
-                        items, max_in_flight=args.max_in_flight, timeout=args.timeout,
-                        progress=bar)
-        finally:
-            if bar is not None:
-                bar.close()
-        for row, result in zip(valid, results):
-            sent_errors.append(result.error)
-            if result.error is not None:
-                failures.append((row, str(result.error)))
-    failures.sort(key=lambda failure: failure[0].line)
-    succeeded = len(parsed.rows) - len(failures)
-    _say("imported: {} succeeded, {} failed".format(succeeded, len(failures)))
-    if failures:
-        failed_path = args.failed_file or importfile.default_failed_path(args.file,
-                                                                         parsed.format)
-        try:
-            importfile.write_failed(failed_path, parsed, failures)
-        except OSError as error:
-            raise CliError("cannot write the failed rows to {}: {}".format(
-                failed_path, error.strerror or error), EXIT_FAILED) from None
-        _say("failed rows written to {} (fix them and import that file again)".format(
-            failed_path))
-        for row, error_text in failures[:10]:
-            _warn("line {}: {}".format(row.line, error_text))
-        if len(failures) > 10:
-            _warn("... and {} more in {}".format(len(failures) - 10, failed_path))
-    if len(failures) > len([error for error in sent_errors if error is not None]):
-        return EXIT_FAILED  # some rows were invalid
-    return items_exit_code(sent_errors)
+    return importrun.run_import(args)
 
 
 def cmd_listen(args: argparse.Namespace) -> int:
@@ -278,10 +427,12 @@ def cmd_listen(args: argparse.Namespace) -> int:
                                        (listen.FIRST_INSTANCE, args.first_instances)) if wanted]
     kinds = kinds or [listen.REPUTATION_CHANGE, listen.DETECTION, listen.FIRST_INSTANCE]
     printer = listen.EventPrinter(sys.stdout, args.count)
-    with _session(args) as tie_client:
+    with dxl_session(args.config, args.timeout, args.connect_timeout) as (dxl_client,
+                                                                          tie_client):
+        watch = listen.ConnectionWatch(lambda: bool(dxl_client.connected), _warn)
         listen.listen(tie_client, kinds, printer,
                       ready=lambda: _warn("listening for {} events (Ctrl+C to stop)".format(
-                          ", ".join(kinds))))
+                          ", ".join(kinds))), watch=watch)
     _warn("stopped after {} event(s)".format(printer.count))
     return EXIT_OK
 
@@ -291,7 +442,9 @@ COMMANDS: Dict[str, Callable[[argparse.Namespace], int]] = {
     "reputation": cmd_reputation,
     "cert-reputation": cmd_cert_reputation,
     "references": cmd_references,
+    "cert-references": cmd_cert_references,
     "set-reputation": cmd_set_reputation,
+    "set-cert-reputation": cmd_set_cert_reputation,
     "import": cmd_import,
     "listen": cmd_listen,
 }

@@ -8,11 +8,12 @@ code    meaning
 1       some items failed (a lookup or an import row), or TIE answered with an error
 2       usage error or bad input: bad option, bad hash, unknown trust level or file
         type, unreadable input file
-3       the DXL client configuration file is missing or unreadable
-4       no DXL broker could be reached (or the TLS/MQTT connection was refused)
+3       no DXL client configuration was found, or it (or a certificate file it names) is
+        unreadable
+4       no DXL broker could be reached, or the TLS handshake or the MQTT connection failed
 5       no TIE service answered on the fabric (:class:`~dxltieclient.TieServiceNotFoundError`)
 6       TIE did not answer in time (:class:`~dxltieclient.TieTimeoutError`)
-130     interrupted (Ctrl+C) outside ``listen``
+130     interrupted (Ctrl+C, or SIGTERM during ``import``); ``listen`` exits 0 instead
 ======  =============================================================================
 """
 
@@ -41,10 +42,11 @@ exit codes:
   0  success
   1  some items failed (lookups or import rows), or TIE answered with an error
   2  usage error or bad input (bad hash, unknown trust level, unreadable file)
-  3  DXL client configuration missing or unreadable
-  4  DXL broker unreachable
+  3  no DXL client configuration found, or it is unreadable
+  4  DXL broker unreachable, or TLS/MQTT connection refused (the reason is printed)
   5  no TIE service on the fabric
   6  TIE did not answer in time (see --timeout)
+  130  interrupted (Ctrl+C; SIGTERM during import); listen exits 0
 """
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from typing import Dict, NamedTuple, Optional
 
 from .._errors import InvalidHashError
@@ -20,6 +21,7 @@ CHUNK_SIZE = 1024 * 1024
 
 _HEX = frozenset("0123456789abcdefABCDEF")
 _TYPE_BY_LENGTH = {length: hash_type for hash_type, length in HASH_HEX_LENGTHS.items()}
+_TYPE_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{1,15}:[0-9A-Za-z]")
 _PREFIX_ALIASES = {"md5": HashType.MD5, "sha1": HashType.SHA1, "sha-1": HashType.SHA1,
                    "sha256": HashType.SHA256, "sha-256": HashType.SHA256}
 
@@ -146,7 +148,9 @@ def resolve_target(argument: str) -> Target:
         except OSError as error:
             raise CliError("cannot read {}: {}".format(argument, error.strerror or error),
                            EXIT_USAGE) from None
-    if not looks_like_hash(argument):
+    if not prefixed and _TYPE_PREFIX.match(argument):
+        prefixed = True  # e.g. sha512:...: parse_hashes names the unknown type
+    if not prefixed and not looks_like_hash(argument):
         raise CliError(
             "{!r}: no such file, and not a hash (give a file path, a 32/40/64-digit hex hash, or "
             "md5:/sha1:/sha256:HEX)".format(argument), EXIT_USAGE)

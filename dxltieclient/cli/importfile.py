@@ -11,11 +11,13 @@ number). An ``error`` key, as written in failed files, is ignored on input.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import os
-from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence
+import tempfile
+from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence
 
 from .._errors import InvalidHashError
 from .._wire import check_hash
@@ -47,12 +49,15 @@ class ImportRow(NamedTuple):
         ``{"raw": <text>}`` for a line that is not a JSON object)
     :param item: the bulk call's item (``trust_level``, ``hashes``, ...) when the row is valid
     :param error: why the row is not valid, else ``None``
+    :param cells: CSV: every cell of the row as read, extra ones included (``None`` for JSON
+        lines), so that the row can be written back exactly
     """
 
     line: int
     original: Dict[str, Any]
     item: Optional[Dict[str, Any]]
     error: Optional[str]
+    cells: Optional[List[str]] = None
 
 
 class ImportFile(NamedTuple):
@@ -134,16 +139,21 @@ def detect_format(path: str, sample: str) -> str:
     return JSONL if sample.lstrip().startswith("{") else CSV
 
 
-def _row(line: int, original: Dict[str, Any], external: bool) -> ImportRow:
+def _row(line: int, original: Dict[str, Any], external: bool,
+         cells: Optional[List[str]] = None) -> ImportRow:
     try:
-        return ImportRow(line, original, row_to_item(original, external), None)
+        return ImportRow(line, original, row_to_item(original, external), None, cells)
     except ValueError as error:
-        return ImportRow(line, original, None, str(error))
+        return ImportRow(line, original, None, str(error), cells)
 
 
 def _parse_csv(path: str, text: str, external: bool) -> ImportFile:
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    fieldnames = list(reader.fieldnames or [])
+    reader = csv.reader(io.StringIO(text, newline=""))
+    fieldnames: List[str] = []
+    for header in reader:
+        if header:
+            fieldnames = list(header)
+            break
     keys = {_normalise_key(name) for name in fieldnames}
     if not fieldnames:
         raise CliError("{}: empty file (expected a header row such as "
@@ -153,16 +163,17 @@ def _parse_csv(path: str, text: str, external: bool) -> ImportFile:
             "{}: the header row ({}) needs a 'trust' column and at least one of md5, sha1, "
             "sha256".format(path, ",".join(fieldnames)), EXIT_USAGE)
     rows = []
-    for record in reader:
-        original = {key: value for key, value in record.items() if key is not None}
-        if None in record:
-            rows.append(ImportRow(reader.line_num, original, None,
-                                  "{} cells more than the header's {} columns".format(
-                                      len(record[None]), len(fieldnames))))
-        elif not any(_cell(value) for value in original.values()):
+    for cells in reader:
+        if not any(cell.strip() for cell in cells):
             continue  # blank line
+        original = dict(zip(fieldnames, cells))
+        if len(cells) > len(fieldnames):
+            rows.append(ImportRow(reader.line_num, original, None,
+                                  "{} cell(s) more than the header's {} columns".format(
+                                      len(cells) - len(fieldnames), len(fieldnames)),
+                                  list(cells)))
         else:
-            rows.append(_row(reader.line_num, original, external))
+            rows.append(_row(reader.line_num, original, external, list(cells)))
     return ImportFile(path, CSV, fieldnames, rows)
 
 
@@ -231,7 +242,8 @@ def unknown_columns(import_file: ImportFile) -> List[str]:
 def default_failed_path(path: str, file_format: str) -> str:
     """
     Names the file the failed rows go to: ``feed.csv`` -> ``feed.failed.csv``, ``feed.jsonl``
-    -> ``feed.failed.jsonl``.
+    -> ``feed.failed.jsonl``; a failed file keeps its own name (``feed.failed.csv`` ->
+    ``feed.failed.csv``), so that re-running it never makes ``feed.failed.failed.csv``.
 
     :param path: the import file
     :param file_format: its format
@@ -240,31 +252,57 @@ def default_failed_path(path: str, file_format: str) -> str:
     stem, extension = os.path.splitext(path)
     if not extension:
         extension = ".csv" if file_format == CSV else ".jsonl"
+    if stem.endswith(".failed"):
+        return stem + extension
     return "{}.failed{}".format(stem, extension)
+
+
+def _csv_failed_rows(import_file: ImportFile, failures: Sequence[tuple]
+                     ) -> Iterator[List[str]]:
+    """The failed file's CSV rows: the header and each row's cells, with the error."""
+    fieldnames = list(import_file.fieldnames)
+    error_index = next((index for index, name in enumerate(fieldnames)
+                        if _normalise_key(name) == ERROR_KEY), None)
+    if error_index is None:  # the error goes first, so extra cells keep their place
+        yield [ERROR_KEY] + fieldnames
+        for row, error in failures:
+            yield [error] + list(row.cells if row.cells is not None else
+                                 [_cell(row.original.get(name)) for name in fieldnames])
+        return
+    yield fieldnames
+    for row, error in failures:
+        cells = list(row.cells if row.cells is not None else
+                     [_cell(row.original.get(name)) for name in fieldnames])
+        cells.extend([""] * (error_index + 1 - len(cells)))
+        cells[error_index] = error
+        yield cells
 
 
 def write_failed(path: str, import_file: ImportFile,
                  failures: Sequence[tuple]) -> None:
     """
-    Writes failed rows, each the original row plus an ``error`` column (CSV) or key (JSON lines),
-    in the import file's format, so that the file can be fixed and imported again.
+    Writes failed rows, in the import file's format, so that the file can be fixed and imported
+    again: CSV rows keep every cell as read (extra ones included) and get an ``error`` column
+    (first, or the file's own ``error`` column); JSON lines keep the object and get an
+    ``error`` key. The file is replaced atomically (it may be the file being imported).
 
     :param path: the file to write (replaced)
     :param import_file: the file the rows came from
     :param failures: ``(row, error text)`` pairs, ``row`` an :class:`ImportRow`
     """
-    with open(path, "w", encoding="utf-8", newline="") as stream:
-        if import_file.format == CSV:
-            fieldnames = list(import_file.fieldnames)
-            if ERROR_KEY not in (_normalise_key(name) for name in fieldnames):
-                fieldnames.append(ERROR_KEY)
-            error_column = next(name for name in fieldnames if _normalise_key(name) == ERROR_KEY)
-            writer = csv.DictWriter(stream, fieldnames=fieldnames, extrasaction="ignore")
-            writer.writeheader()
-            for row, error in failures:
-                writer.writerow(dict(row.original, **{error_column: error}))
-        else:
-            for row, error in failures:
-                record: Dict[str, Any] = dict(row.original)
-                record[ERROR_KEY] = error
-                stream.write(json.dumps(record) + "\n")
+    directory = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(prefix=".dxltie-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+            if import_file.format == CSV:
+                csv.writer(stream).writerows(_csv_failed_rows(import_file, failures))
+            else:
+                for row, error in failures:
+                    record: Dict[str, Any] = dict(row.original)
+                    record[ERROR_KEY] = error
+                    stream.write(json.dumps(record) + "\n")
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise

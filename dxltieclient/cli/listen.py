@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import signal
 import threading
+import time
 from typing import Any, Callable, Dict, List, Optional, TextIO, Tuple
 
 from ..callbacks import DetectionCallback, FirstInstanceCallback, ReputationChangeCallback
@@ -109,8 +110,39 @@ def _registrations(tie_client: TieClient, printer: EventPrinter, kinds: List[str
     return triples
 
 
+class ConnectionWatch:
+    """
+    Reports, through ``report``, when the DXL client loses its connection and when it has it
+    again (checked by :meth:`check`, called from the waiting loop every 0.2 s).
+
+    :param connected: tells whether the client is connected now
+    :param report: called with a message on each change
+    """
+
+    def __init__(self, connected: Callable[[], bool], report: Callable[[str], None]) -> None:
+        self._connected = connected
+        self._report = report
+        self._was_connected = True
+        self._lost_at = 0.0
+
+    def check(self) -> None:
+        """Compares the connection state with the last one seen, and reports a change."""
+        now_connected = bool(self._connected())
+        if now_connected == self._was_connected:
+            return
+        self._was_connected = now_connected
+        if not now_connected:
+            self._lost_at = time.monotonic()
+            self._report("connection to the DXL broker lost; reconnecting (events sent "
+                         "meanwhile are missed)")
+        else:
+            self._report("connection to the DXL broker restored after {:.1f} s".format(
+                time.monotonic() - self._lost_at))
+
+
 def listen(tie_client: TieClient, kinds: List[str], printer: EventPrinter,
-           ready: Optional[Callable[[], None]] = None) -> int:
+           ready: Optional[Callable[[], None]] = None,
+           watch: Optional[ConnectionWatch] = None) -> int:
     """
     Prints events until SIGINT/SIGTERM (when called on the main thread) or until
     ``printer.done`` is set.
@@ -119,6 +151,7 @@ def listen(tie_client: TieClient, kinds: List[str], printer: EventPrinter,
     :param kinds: the event kinds to listen to
     :param printer: writes the events
     :param ready: called once the callbacks are registered
+    :param watch: checked while waiting, to report lost and restored connections
     :return: the number of events printed
     """
     triples = _registrations(tie_client, printer, kinds)
@@ -132,7 +165,8 @@ def listen(tie_client: TieClient, kinds: List[str], printer: EventPrinter,
         if ready is not None:
             ready()
         while not printer.done.wait(0.2):
-            pass
+            if watch is not None:
+                watch.check()
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

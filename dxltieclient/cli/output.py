@@ -307,39 +307,3 @@ def format_references(title: str, agents: Sequence[Mapping[str, Any]]) -> str:
         lines.append(format_table(["SYSTEM", "FIRST REFERENCE"], rows))
     lines.append("  {} system(s)".format(len(agents)))
     return "\n".join(lines)
-
-
-class ProgressBar:
-    """
-    A one-line progress bar, redrawn in place with carriage returns (no dependency).
-
-    :param stream: where to draw it (stderr)
-    :param label: the text before the bar
-    :param width: the number of cells of the bar
-    """
-
-    def __init__(self, stream: Any, label: str = "importing", width: int = 30) -> None:
-        self._stream = stream
-        self._label = label
-        self._width = width
-        self._drawn = False
-
-    def __call__(self, done: int, total: int) -> None:
-        """
-        Redraws the bar (the bulk calls' ``progress`` callback).
-
-        :param done: items completed
-        :param total: items in all
-        """
-        filled = self._width * done // total if total else self._width
-        self._stream.write("\r{} [{}{}] {}/{}".format(
-            self._label, "#" * filled, "-" * (self._width - filled), done, total))
-        self._stream.flush()
-        self._drawn = True
-
-    def close(self) -> None:
-        """Ends the bar's line."""
-        if self._drawn:
-            self._stream.write("\n")
-            self._stream.flush()
-            self._drawn = False

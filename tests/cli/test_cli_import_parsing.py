@@ -46,7 +46,7 @@ def test_csv_rows_become_items_and_bad_rows_failures(tmp_path) -> None:
     assert "expected 32 hexadecimal digits" in errors[0]
     assert "unknown TrustLevel 'very_bad'" in errors[1]
     assert "no hash" in errors[2]
-    assert "1 cells more than the header" in errors[3]
+    assert "1 cell(s) more than the header" in errors[3]
 
 
 def test_header_without_trust_or_hash_is_bad_input(tmp_path) -> None:
@@ -116,9 +116,11 @@ def test_failed_csv_keeps_the_row_and_can_be_read_again(tmp_path) -> None:
     assert records[0]["md5"] == MD5 + "0" and records[0]["trust"] == "1"
     again = read_import_file(str(failed))  # the error column is ignored on input
     assert [row.error for row in again.rows][:3] == [error for _, error in failures][:3]
-    # the extra cells are not written back: that row, as written, is valid
-    assert again.rows[3].item == {"trust_level": 85, "hashes": {"md5": MD5, "sha1": SHA1},
-                                  "filename": "a", "comment": "b"}
+    # every cell is written back, the extra ones too (after the error column, put first)
+    assert again.rows[3].cells == [failures[3][1]] + failures[3][0].cells
+    assert again.rows[3].error == "1 cell(s) more than the header's 7 columns"
+    with open(str(failed), newline="") as stream:
+        assert next(csv.reader(stream)) == ["error"] + parsed.fieldnames
 
 
 def test_import_of_only_bad_rows_needs_no_broker(tmp_path, monkeypatch,

@@ -108,15 +108,6 @@ def test_json_turns_provider_ids_into_strings() -> None:
     assert json.loads(output.to_json({1: {"trustLevel": 99}})) == {"1": {"trustLevel": 99}}
 
 
-def test_progress_bar() -> None:
-    stream = io.StringIO()
-    bar = output.ProgressBar(stream, width=10)
-    bar(5, 10)
-    bar(10, 10)
-    bar.close()
-    assert stream.getvalue() == "\rimporting [#####-----] 5/10\rimporting [##########] 10/10\n"
-
-
 class _Event:
     destination_topic = "/mcafee/event/tie/file/detection"
 

@@ -46,7 +46,7 @@ def _random_md5() -> str:
 def _reputations(run: Callable[..., tuple], target: str) -> Dict[str, Any]:
     code, out, err = run("reputation", "--json", target)
     assert code == 0, err
-    return json.loads(out)[0]["reputations"]
+    return json.loads(out)[0]["result"]
 
 
 def _wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
@@ -77,11 +77,11 @@ def test_reputation_json_of_several_targets_uses_the_bulk_call(
     assert code == 0, err
     results = json.loads(out)
     assert [result["target"] for result in results] == ["md5:" + MD5, SHA256, str(path)]
-    assert results[0]["reputations"]["1"]["trustLevel"] == 99
+    assert results[0]["result"]["1"]["trustLevel"] == 99
     assert results[1]["hashes"] == {"sha256": SHA256}
-    assert results[1]["reputations"]["1"]["trustLevel"] == 99
+    assert results[1]["result"]["1"]["trustLevel"] == 99
     assert results[2]["path"] == str(path) and len(results[2]["hashes"]) == 3
-    assert all(result["error"] is None for result in results)
+    assert all(result["ok"] and "error" not in result for result in results)
 
 
 def test_cert_reputation(run: Callable[..., tuple]) -> None:
@@ -94,13 +94,13 @@ def test_cert_reputation(run: Callable[..., tuple]) -> None:
                for line in out.splitlines())
     code, out, err = run("cert-reputation", "--json", CERT_SHA1)
     assert code == 0, err
-    assert json.loads(out)["reputations"]["2"]["trustLevel"] == 99
+    assert json.loads(out)[0]["result"]["2"]["trustLevel"] == 99
 
 
 def test_references(run: Callable[..., tuple]) -> None:
     code, out, err = run("references", "--json", MD5)
     assert code == 0, err
-    agents = json.loads(out)["agents"]
+    agents = json.loads(out)[0]["result"]
     assert agents and all("agentGuid" in agent and "date" in agent for agent in agents)
     code, out, err = run("references", "--limit", "1", SHA1)
     assert code == 0, err
@@ -120,6 +120,7 @@ def test_set_reputation_of_a_file_then_external_report(run: Callable[..., tuple]
                          "--file-type", "peexe", str(path))
     assert code == 0, err
     assert "filename 'dropper.exe'" in out and "PEEXE (18)" in out
+    assert "as a DXL event" in out and "delivery is not confirmed" in out
     external = _wait_for(lambda: _reputations(run, str(path)).get("15"), 10,
                          "the external reputation")
     assert external["trustLevel"] == 70
@@ -166,7 +167,7 @@ def test_import_with_good_and_bad_rows_then_rerun_of_the_fixed_failed_file(
     code, out, err = run("import", "--progress", str(failed))
     assert code == 0, err
     assert "imported: 2 succeeded, 0 failed" in out
-    assert "importing [" in err and "2/2" in err
+    assert "importing:" in err and "2/2" in err and "row/s" in err
     assert _reputations(run, bad_hash)["3"]["trustLevel"] == 1
     assert _reputations(run, bad_trust)["3"]["trustLevel"] == 30
 
@@ -249,7 +250,7 @@ def test_console_script_runs_a_lookup(tie_sandbox: Any) -> None:
         [_console_script(), "reputation", "--json", MD5], capture_output=True, text=True,
         timeout=60, env=dict(os.environ, DXLTIE_CONFIG=tie_sandbox.config_file))
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)[0]["reputations"]["1"]["trustLevel"] == 99
+    assert json.loads(result.stdout)[0]["result"]["1"]["trustLevel"] == 99
 
 
 def test_console_script_bad_hash_exits_2_without_traceback(tie_sandbox: Any) -> None:
