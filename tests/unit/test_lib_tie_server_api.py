@@ -16,6 +16,7 @@ from tie_fakes import FakeDxlClient, make_event
 from dxltieclient import HashType, TieClient, TieInputError, TieServiceError
 from dxltieclient._errors import InvalidHashError
 from dxltieclient._wire import (
+    UpdatesPager,
     WireFormatError,
     cert_metadata_request,
     file_metadata_request,
@@ -370,9 +371,18 @@ def test_paging_stops_on_a_server_that_repeats_itself(tie, fake):
         fake.reply_json(_page(B[0:2], 10, True))
     pages = tie.iter_reputation_updates(10, query_limit=2)
     assert _md5s([next(pages)]) == ["00", "01"]
-    with pytest.raises(TieServiceError, match="repeated the reputation updates since 10"):
+    with pytest.raises(TieServiceError, match="repeated the reputation updates since 10") as error:
         next(pages)
+    assert error.value.topic == TIE_GET_REPUTATION_UPDATES_TOPIC
     assert len(fake.requests) == 2
+
+
+def test_pager_is_pure_and_reusable():
+    pager = UpdatesPager(5)
+    first = pager.take(reputation_updates_from_response(_page(B[0:2], 10, True)))
+    assert (pager.since, pager.done, _md5s([first])) == (10, False, ["00", "01"])
+    second = pager.take(reputation_updates_from_response(_page(B[1:3], 12, False)))
+    assert (pager.done, _md5s([second])) == (True, ["02"])
 
 
 @pytest.mark.parametrize("latest", [None, 4, "11"])
