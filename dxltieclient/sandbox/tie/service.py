@@ -1,5 +1,5 @@
 """
-The TIE service over the store: the six request topics and the external report event, as pure-ish
+The TIE service over the store: the nine request topics and the external report event, as pure-ish
 functions of the payload bytes (no dxlclient here; :mod:`.emulator` is the thin adapter).
 
 :meth:`TieService.handle_request` takes a request's topic, payload and requester and returns an
@@ -27,6 +27,21 @@ Behaviour worth knowing:
   publishes a reputation change event, even when the trust level did not change;
 * the external report stores the External (15) reputation, except that a report without a file
   name is ignored (as TIE does, issues #16 and #20); its comment is not stored.
+
+The rest of the TIE Server API (issue #10):
+
+* a lookup also records the requesting client (:func:`client_id_of`: the broker-stamped
+  ``source_client_id``, else the dxlclient id of the reply-to topic); every reputation change is
+  then published twice: targeted (``/mcafee/event/tie/file/repchange``, ``.../cert/repchange``,
+  destination client ids = those requesters; none when nobody looked it up) and broadcast;
+* a lookup by a system new to a file publishes a prevalence event (``enterpriseCount``,
+  ``agentGuid``, ``agentFirstReference``), ``prevalent: true`` once the count reaches the
+  service's threshold, and none after that;
+* every reputation change is appended to a change log that answers
+  ``/mcafee/service/tie/reputation/updates`` (see :mod:`.updates` for the paging rules);
+* metadata updates (``.../file/update_metadata``, ``.../cert/update_metadata``) are validated and
+  stored, and get no reply at all (:attr:`Outcome.no_reply`): a malformed one is logged and
+  ignored, nothing of it stored.
 
 Errors: a malformed request gets an error response with code :data:`ERROR_INVALID_REQUEST`
 (400) and a message naming the problem; nothing is changed in the store. An unexpected failure
