@@ -11,6 +11,8 @@ import subprocess
 import pytest
 from dxlclient import Event, Request
 from dxlclient.callbacks import EventCallback
+from hypothesis import given
+from hypothesis import strategies as st
 from tie_fakes import FakeDxlClient, make_event
 
 from dxltieclient import HashType, TieClient, TieInputError, TieServiceError
@@ -477,3 +479,34 @@ def test_strict_decoder():
             ([{"type": "sha1", "value": 5}], "must be a base64 string")]:
         with pytest.raises(WireFormatError, match=message):
             hashes_from_wire_strict(bad, ("sha1",))
+
+
+# -- properties ---------------------------------------------------------------------------------
+
+_HASHES = st.fixed_dictionaries({}, optional={
+    hash_type: st.text("0123456789abcdefABCDEF", min_size=length, max_size=length)
+    for hash_type, length in (("md5", 32), ("sha1", 40), ("sha256", 64))}).filter(bool)
+
+
+@given(_HASHES)
+def test_strict_decoder_inverts_the_encoder(hashes):
+    wire = json.loads(json.dumps(file_metadata_request(hashes, {})))["hashes"]
+    assert hashes_from_wire_strict(wire, ("md5", "sha1", "sha256")) == {
+        hash_type: value.lower() for hash_type, value in hashes.items()}
+
+
+@given(st.integers(0, 2 ** 40), st.integers(1, 5000), st.booleans(),
+       st.sampled_from([None, "md5", "sha1", "sha256"]), st.sampled_from([None, "sha1"]))
+def test_updates_request_is_what_the_emulator_parses(since, limit, targeted, file_type,
+                                                     cert_type):
+    from dxltieclient.sandbox.tie import updates
+
+    payload = json.loads(json.dumps(reputation_updates_request(since, limit, targeted, file_type,
+                                                               cert_type)))
+    query = updates.parse_request(payload)
+    assert (query.since, query.limit, query.targeted) == (since, limit, targeted)
+    if file_type is None and cert_type is None:
+        assert query.subjects == {"file": None, "cert": None}
+    else:
+        assert query.subjects == {subject: value for subject, value in
+                                  (("file", file_type), ("cert", cert_type)) if value}
