@@ -6,7 +6,6 @@ termination."""
 import hashlib
 import json
 import ssl
-import subprocess
 
 import pytest
 from dxlclient import Event, Request
@@ -109,12 +108,13 @@ class _Config:
 
 @pytest.fixture(scope="module")
 def cert_file(tmp_path_factory):
+    from dxltieclient.sandbox.pki import CertificateAuthority
+
     directory = tmp_path_factory.mktemp("cert")
-    key, cert = directory / "client.key", directory / "client.crt"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
-                    str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=unit"],
-                   check=True, capture_output=True)
-    return str(cert)
+    authority = CertificateAuthority(str(directory / "ca"))
+    authority.ensure()
+    return authority.issue("unit", str(directory / "client.crt"),
+                           str(directory / "client.key")).cert_file
 
 
 @pytest.fixture
