@@ -335,3 +335,29 @@ def test_malformed_metadata_changes_nothing_and_gets_no_reply(
     assert outcome.no_reply
     assert dump(store_file) == before
     assert "Ignoring a malformed request" in caplog.text
+
+
+# -- sandbox show HASH ---------------------------------------------------------------------------
+
+def test_show_describes_files_and_certificates(service: TieService, store: Store,
+                                               store_file: str,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from dxltieclient.sandbox.tie import show
+    from dxltieclient.sandbox.tie.seed import EXAMPLE_CERT_SHA1, NOTEPAD_HASHES
+
+    described = show.describe(store, NOTEPAD_HASHES["sha256"].upper())
+    assert described is not None
+    assert described["file"]["hashes"] == NOTEPAD_HASHES
+    assert described["file"]["referenceCount"] == 3
+    certificate = show.describe(store, EXAMPLE_CERT_SHA1)
+    assert certificate is not None and certificate["certificate"]["sha1"] == EXAMPLE_CERT_SHA1
+    assert show.describe(store, "0" * 40) is None
+    with pytest.raises(ValueError, match="not an MD5, SHA-1 or SHA-256"):
+        show.describe(store, "abc")
+    with pytest.raises(ValueError, match="Invalid md5 hash"):
+        show.describe(store, "z" * 32)
+    assert show.run(NOTEPAD_HASHES["md5"], store_file) == 0
+    assert json.loads(capsys.readouterr().out)["file"]["name"] == "notepad.exe"
+    assert show.run("1" * 32, store_file) == 1
+    with pytest.raises(ValueError, match="no TIE store"):
+        show.run("1" * 32, store_file + ".missing")
