@@ -37,6 +37,7 @@ from .service import (
     Outcome,
     TieService,
     agent_guid_from_reply_topic,
+    client_id_of,
 )
 from .store import Store
 
@@ -156,7 +157,8 @@ class _RequestHandler(RequestCallback):
         try:
             outcome = self._service.handle_request(
                 request.destination_topic, request.payload,
-                agent_guid_from_reply_topic(request.reply_to_topic))
+                agent_guid_from_reply_topic(request.reply_to_topic),
+                client_id_of(request.source_client_id, request.reply_to_topic))
         except Exception:  # noqa: BLE001 - handle_request does not raise; belt and braces
             logger.exception("TIE emulator failed on a request to %s", request.destination_topic)
             outcome = Outcome(error=(ERROR_INTERNAL, "TIE emulator internal error"))
@@ -164,6 +166,8 @@ class _RequestHandler(RequestCallback):
 
     def _reply(self, request: Any, outcome: Outcome) -> None:
         _publish(self._client, outcome.events)
+        if outcome.no_reply:  # the metadata updates: TIE answers nothing
+            return
         if outcome.error is not None:
             response: Response = ErrorResponse(request, error_code=outcome.error[0],
                                                error_message=outcome.error[1])
@@ -192,7 +196,10 @@ class _ExternalReportHandler(EventCallback):
 def _publish(client: DxlClient, messages: List[EventMessage]) -> None:
     for topic, payload in messages:
         event = Event(topic)
-        event.payload = payload
+        event.payload = bytes(payload)
+        # A targeted event (TargetedPayload) names its destination clients; a real broker
+        # delivers it to them only, Mosquitto to every subscriber (the library filters).
+        event.client_ids = list(getattr(payload, "client_ids", ()))
         client.send_event(event)
 
 
