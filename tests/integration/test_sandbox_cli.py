@@ -156,10 +156,10 @@ def test_emit_detection_is_an_event_on_the_detection_topic(cli_sandbox):
     assert payload["localReputation"] == 1 and payload["remediationAction"] == 5
 
 
-def test_emit_without_hash_is_a_clear_error(cli_sandbox):
+def test_emit_without_hash_is_a_usage_error(cli_sandbox):
     directory, _, _ = cli_sandbox
     result = cli("emit", "detection", "--dir", directory)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "--md5" in result.stderr
 
 
