@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import logging.handlers
 import math
 import os
 import signal
@@ -25,6 +26,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+from ._process import LOG_MAX_BYTES
 from .authz import valid_group_names
 
 _logger = logging.getLogger(__name__)
@@ -133,6 +135,9 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the SQLite store (default: tie.sqlite beside the config)")
     parser.add_argument("--delay-ms", type=_delay, default=0.0,
                         help="delay before each reply, in ms (default 0)")
+    parser.add_argument("--log-file", default=None,
+                        help="log to this file, rotated at {} MB (default: stderr)".format(
+                            LOG_MAX_BYTES // (1024 * 1024)))
 
 
 def _sandbox(directory: str, port: Optional[int] = None, default_port: bool = False) -> Any:
@@ -363,6 +368,18 @@ def build_parser(prog: Optional[str] = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _configure_logging(level: int, log_file: Optional[str]) -> None:
+    """Logs on stderr, or in ``log_file`` rotated at :data:`LOG_MAX_BYTES` (one old file)."""
+    handler: logging.Handler
+    if log_file:
+        handler = logging.handlers.RotatingFileHandler(log_file, maxBytes=LOG_MAX_BYTES,
+                                                       backupCount=1, encoding="utf-8")
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        handlers=[handler])
+
+
 def _command(name: str) -> Command:
     return next(command for command in COMMANDS if command.name == name)
 
@@ -382,11 +399,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser(prog)
     args = parser.parse_args(list(argv) if argv is not None else None)
     command = _command(args.command)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else command.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    _configure_logging(logging.DEBUG if args.verbose else command.log_level,
+                       getattr(args, "log_file", None))
     try:
         return command.run(args)
     except _UsageError as error:

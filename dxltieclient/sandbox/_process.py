@@ -20,6 +20,8 @@ __all__ = [
 
 _logger = logging.getLogger(__name__)
 
+#: The umask of the sandbox's processes: what they create (stores, logs) is their owner's only.
+CHILD_UMASK = 0o077
 #: A process log larger than this is rotated (to ``LOG.1``) when the process starts.
 LOG_MAX_BYTES = 10 * 1024 * 1024
 
@@ -56,7 +58,8 @@ def start_detached(
 ) -> int:
     """
     Starts a background process in its own session, stdin from ``/dev/null`` and stdout and
-    stderr appended to ``log_file`` (rotated first if it is over :data:`LOG_MAX_BYTES`).
+    stderr appended to ``log_file`` (rotated first if it is over :data:`LOG_MAX_BYTES`), umask
+    :data:`CHILD_UMASK`.
 
     :param argv: the command line
     :param log_file: the log file
@@ -72,6 +75,7 @@ def start_detached(
             start_new_session=True,
             close_fds=True,
             env=env,
+            umask=CHILD_UMASK,
         )
     _children[proc.pid] = proc
     _logger.debug("Started %s (pid %d), log %s", argv[0], proc.pid, log_file)
@@ -81,14 +85,15 @@ def start_detached(
 def start_attached(argv: Sequence[str], env: Optional[Dict[str, str]] = None) -> int:
     """
     Starts a process that shares this process's stdout and stderr (foreground mode), in its own
-    session so that Ctrl-C reaches only this process, which then stops it in order.
+    session so that Ctrl-C reaches only this process, which then stops it in order; umask
+    :data:`CHILD_UMASK`.
 
     :param argv: the command line
     :param env: the environment (default: this process's)
     :return: the process id
     """
     proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, start_new_session=True,
-                            close_fds=True, env=env)
+                            close_fds=True, env=env, umask=CHILD_UMASK)
     _children[proc.pid] = proc
     return proc.pid
 

@@ -80,7 +80,8 @@ DEFAULT_REMEDIATION_ACTION = 5
 _SANDBOX_ENTRIES = (
     "sandbox.json", "clients.json", "dxlclient.config", "mosquitto.conf", "mosquitto.acl",
     "openssl-broker.cnf", "pki", "clients", "tie.sqlite", "tie.sqlite-wal", "tie.sqlite-shm",
-    "mosquitto.log", "fabric-services.log", "tie-emulator.log", "watchdog.log",
+    "mosquitto.log", "fabric-services.log", "tie-emulator.log", "tie-emulator.out",
+    "watchdog.log",
 )
 
 

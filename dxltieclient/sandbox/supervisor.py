@@ -74,6 +74,7 @@ class ProcessSpec:
     :param health: its health probe, ``health(probe, timeout)``
     :param settings: the options that, when changed, require a restart
     :param fabric_only_runs: whether it runs in a fabric-only sandbox
+    :param output_name: where its stdout and stderr go, if not to its log file
     """
 
     key: str
@@ -86,6 +87,16 @@ class ProcessSpec:
     health: Callable[[Probe, float], bool]
     settings: Callable[[Launch], Dict[str, Any]]
     fabric_only_runs: bool = True
+    output_name: Optional[str] = None
+
+    def log_tail(self, paths: SandboxPaths) -> str:
+        """:return: the end of its log (and of its output file, if it has one)"""
+        tail = _process.log_tail(paths.path(self.log_name))
+        if self.output_name:
+            output = _process.log_tail(paths.path(self.output_name))
+            if output:
+                tail += "\n{}:\n{}".format(paths.path(self.output_name), output)
+        return tail
 
 
 def broker_files(paths: SandboxPaths) -> BrokerFiles:
@@ -116,10 +127,10 @@ def child_env() -> Dict[str, str]:
     return env
 
 
-def _start_python(argv: List[str], launch: Launch, log_name: str) -> int:
+def _start_python(argv: List[str], launch: Launch, output_name: str) -> int:
     if launch.foreground:
         return _process.start_attached(argv, env=child_env())
-    return _process.start_detached(argv, launch.paths.path(log_name), env=child_env())
+    return _process.start_detached(argv, launch.paths.path(output_name), env=child_env())
 
 
 def _start_broker(launch: Launch) -> int:
@@ -137,7 +148,10 @@ def _start_emulator(launch: Launch) -> int:
     argv = [sys.executable, "-m", "dxltieclient.sandbox", "serve",
             "--config", launch.paths.client_config(EMULATOR_CLIENT),
             "--store", launch.paths.store_file, "--delay-ms", repr(float(launch.delay_ms))]
-    return _start_python(argv, launch, "tie-emulator.log")
+    if not launch.foreground:
+        # Its log rotates while it runs; its stdout and stderr (a crash's traceback) go beside.
+        argv += ["--log-file", launch.paths.path("tie-emulator.log")]
+    return _start_python(argv, launch, "tie-emulator.out")
 
 
 #: The sandbox's processes, in start order (they stop in reverse order: the emulator first, so
@@ -166,7 +180,7 @@ PROCESSES: Sequence[ProcessSpec] = (
         start=_start_emulator,
         health=lambda probe, timeout: probe.emulator_answers(timeout),
         settings=lambda launch: {"delay_ms": float(launch.delay_ms)},
-        fabric_only_runs=False,
+        fabric_only_runs=False, output_name="tie-emulator.out",
     ),
 )
 
@@ -368,14 +382,14 @@ class Supervisor:
                 raise SandboxStartError(
                     "The {} did not answer within {:.0f} s; see its log {}:\n{}".format(
                         spec.title, timeout, self._paths.path(spec.log_name),
-                        _process.log_tail(self._paths.path(spec.log_name))))
+                        spec.log_tail(self._paths)))
             time.sleep(0.05)
 
     def _check_alive(self, spec: ProcessSpec, state: Mapping[str, Any]) -> None:
         if not is_running(self._paths, spec, state["pids"].get(spec.key)):
             log = self._paths.path(spec.log_name)
             raise SandboxStartError("The {} exited (log {}):\n{}".format(
-                spec.title, log, _process.log_tail(log)))
+                spec.title, log, spec.log_tail(self._paths)))
 
     # Stop -------------------------------------------------------------------------------------
 
