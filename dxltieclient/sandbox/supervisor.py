@@ -38,6 +38,11 @@ FABRIC_MODULE = "dxltieclient.sandbox.fabric_services"
 EMULATOR_MARKER = "dxltieclient.sandbox serve"
 #: How long an unhealthy process gets to stop after SIGTERM before SIGKILL, in seconds.
 UNHEALTHY_STOP_TIMEOUT = 3.0
+#: How long a running service process may take to register again with restarted fabric
+#: services before it is restarted, in seconds.
+REREGISTER_TIMEOUT = 15.0
+#: How often it is asked again meanwhile, in seconds.
+REREGISTER_INTERVAL = 5.0
 #: How many health probes must fail in a row before a running process is called unhealthy.
 HEALTH_ATTEMPTS = 2
 
@@ -348,15 +353,23 @@ class Supervisor:
 
     def _recovered(self, spec: ProcessSpec, state: Dict[str, Any], probe: Probe,
                    restarted: Set[str]) -> bool:
-        """After a process it depends on restarted: waits (bounded) for ``spec`` to answer
-        again; a service process is asked to register again with new fabric services."""
-        if "fabric_services" in restarted and "broker" not in restarted:
-            _process.signal_process(state["pids"].get(spec.key), REREGISTER_SIGNAL,
-                                    spec.marker(self._paths))
-        deadline = time.monotonic() + spec.ready_timeout
+        """
+        After a process it depends on restarted: waits (bounded) for ``spec`` to answer again.
+        New fabric services start with an empty registry, so a service process is asked (every
+        few seconds while it does not answer) to register again.
+        """
+        pid = state["pids"].get(spec.key)
+        ask = "fabric_services" in restarted and spec.key not in ("broker", "fabric_services")
+        # After a broker restart it must reconnect first (with its own back-off): wait longer.
+        timeout = spec.ready_timeout if "broker" in restarted else REREGISTER_TIMEOUT
+        deadline = time.monotonic() + timeout
+        next_ask = time.monotonic()
         while time.monotonic() < deadline:
-            if not is_running(self._paths, spec, state["pids"].get(spec.key)):
+            if not is_running(self._paths, spec, pid):
                 return False
+            if ask and time.monotonic() >= next_ask:
+                _process.signal_process(pid, REREGISTER_SIGNAL, spec.marker(self._paths))
+                next_ask = time.monotonic() + REREGISTER_INTERVAL
             if spec.health(probe, HEALTH_TIMEOUT):
                 return True
             time.sleep(0.05)

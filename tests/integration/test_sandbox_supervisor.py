@@ -68,6 +68,20 @@ def test_up_restarts_only_dead_fabric_services(sandbox: Sandbox) -> None:
     lookup_works(sandbox)
 
 
+def test_up_restarts_a_dead_broker_and_fabric_services_but_keeps_the_emulator(
+        sandbox: Sandbox) -> None:
+    sandbox.up()
+    before = pids(sandbox)
+    kill9(before["fabric_services"])
+    kill9(before["broker"])
+    sandbox.up()
+    after = pids(sandbox)
+    assert after["broker"] not in (None, before["broker"])
+    assert after["fabric_services"] not in (None, before["fabric_services"])
+    assert after["tie_emulator"] == before["tie_emulator"]  # reconnected and registered again
+    lookup_works(sandbox)
+
+
 def test_up_restarts_only_a_dead_emulator(sandbox: Sandbox) -> None:
     sandbox.up()
     before = pids(sandbox)
