@@ -28,6 +28,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 from . import _process
 from .broker import Broker, BrokerFiles, find_mosquitto
 from .errors import SandboxStartError
+from .fabric_services import READY_LOG_LINE
 from .paths import EMULATOR_CLIENT, FABRIC_CLIENT, SandboxPaths
 from .probes import HEALTH_TIMEOUT, Probe
 from .reregister import REREGISTER_SIGNAL
@@ -80,6 +81,7 @@ class ProcessSpec:
     :param settings: the options that, when changed, require a restart
     :param fabric_only_runs: whether it runs in a fabric-only sandbox
     :param output_name: where its stdout and stderr go, if not to its log file
+    :param ready_line: a line its log has once it is ready (found sooner than by probing)
     """
 
     key: str
@@ -93,6 +95,7 @@ class ProcessSpec:
     settings: Callable[[Launch], Dict[str, Any]]
     fabric_only_runs: bool = True
     output_name: Optional[str] = None
+    ready_line: Optional[str] = None
 
     def log_tail(self, paths: SandboxPaths) -> str:
         """:return: the end of its log (and of its output file, if it has one)"""
@@ -177,6 +180,7 @@ PROCESSES: Sequence[ProcessSpec] = (
         start=_start_fabric,
         health=lambda probe, timeout: probe.fabric_answers(timeout),
         settings=lambda launch: {},
+        ready_line=READY_LOG_LINE,
     ),
     ProcessSpec(
         key="tie_emulator", title="TIE emulator", log_name="tie-emulator.log",
@@ -318,6 +322,7 @@ class Supervisor:
                     continue
                 if self._keep_running(spec, state, launch, probe, restarted):
                     continue
+                log_offset = None if launch.foreground else self._log_size(spec)
                 pids[spec.key] = spec.start(launch)
                 settings[spec.key] = spec.settings(launch)
                 started.append(spec.key)
@@ -326,7 +331,7 @@ class Supervisor:
                 if spec.key == "broker":
                     probe.close()  # connect again, to the new broker
                 else:
-                    self._wait_ready(spec, state, probe, spec.ready_timeout, keep)
+                    self._wait_ready(spec, state, probe, keep, log_offset)
         finally:
             probe.close()
 
@@ -375,22 +380,42 @@ class Supervisor:
             time.sleep(0.05)
         return False
 
+    def _log_size(self, spec: ProcessSpec) -> int:
+        """Where the next run's lines start in ``spec``'s log (rotated first, as at start)."""
+        log = self._paths.path(spec.output_name or spec.log_name)
+        _process.rotate_log(log)
+        try:
+            return os.path.getsize(log)
+        except OSError:
+            return 0
+
+    def _log_says_ready(self, spec: ProcessSpec, log_offset: Optional[int]) -> bool:
+        if spec.ready_line is None or log_offset is None:
+            return False
+        try:
+            with open(self._paths.path(spec.output_name or spec.log_name), "rb") as log:
+                log.seek(log_offset)
+                return spec.ready_line.encode("utf-8") in log.read()
+        except OSError:
+            return False
+
     def _wait_ready(self, spec: ProcessSpec, state: Mapping[str, Any], probe: Probe,
-                    timeout: float, needed: Sequence[ProcessSpec]) -> None:
+                    needed: Sequence[ProcessSpec], log_offset: Optional[int] = None) -> None:
         """
-        Polls ``spec``'s probe until it answers (bounded), checking that it and the processes
-        before it still run. A request sent before a process subscribed is lost, so the probe's
-        own timeout starts short and grows.
+        Waits (bounded by the table's ready timeout) until ``spec``'s log says it is ready or its
+        probe answers, checking that it and the processes before it still run. A request sent
+        before a process subscribed is lost, so the probe's own timeout starts short and grows.
         """
+        timeout = spec.ready_timeout
         deadline = time.monotonic() + timeout
-        request_timeout = 0.25
+        request_timeout = 0.1 if spec.ready_line else 0.25
         before = [other for other in needed if PROCESSES.index(other) <= PROCESSES.index(spec)]
         while True:
             for other in before:
                 self._check_alive(other, state)
-            if spec.health(probe, request_timeout):
+            if self._log_says_ready(spec, log_offset) or spec.health(probe, request_timeout):
                 return
-            request_timeout = min(request_timeout * 2, HEALTH_TIMEOUT)
+            request_timeout = min(request_timeout * 2, 1.0)
             if time.monotonic() >= deadline:
                 raise SandboxStartError(
                     "The {} did not answer within {:.0f} s; see its log {}:\n{}".format(
