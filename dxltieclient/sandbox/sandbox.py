@@ -80,9 +80,8 @@ DEFAULT_REMEDIATION_ACTION = 5
 _SANDBOX_ENTRIES = (
     "sandbox.json", "clients.json", "dxlclient.config", "mosquitto.conf", "mosquitto.acl",
     "openssl-broker.cnf", "pki", "clients", "tie.sqlite", "tie.sqlite-wal", "tie.sqlite-shm",
-    "mosquitto.log", "fabric-services.log", "tie-emulator.log", "tie-emulator.out",
     "watchdog.log",
-)
+) + tuple(name for spec in PROCESSES for name in (spec.log_name, spec.output_name) if name)
 
 
 class Sandbox:

@@ -82,6 +82,10 @@ class ProcessSpec:
     :param fabric_only_runs: whether it runs in a fabric-only sandbox
     :param output_name: where its stdout and stderr go, if not to its log file
     :param ready_line: a line its log has once it is ready (found sooner than by probing)
+    :param role: ``transport`` (the broker: every client connects through it; its ``start``
+        returns once it listens), ``registry`` (the fabric services: services register with
+        it) or ``service`` (the TIE emulator: it registers a service; it is asked to register
+        again, with :data:`~.reregister.REREGISTER_SIGNAL`, after the registry restarted)
     """
 
     key: str
@@ -96,6 +100,7 @@ class ProcessSpec:
     fabric_only_runs: bool = True
     output_name: Optional[str] = None
     ready_line: Optional[str] = None
+    role: str = "service"
 
     def log_tail(self, paths: SandboxPaths) -> str:
         """:return: the end of its log (and of its output file, if it has one)"""
@@ -172,6 +177,7 @@ PROCESSES: Sequence[ProcessSpec] = (
         start=_start_broker,
         health=lambda probe, timeout: probe.broker_answers(max(timeout, 5.0)),
         settings=lambda launch: {"port": launch.port},
+        role="transport",
     ),
     ProcessSpec(
         key="fabric_services", title="fabric services", log_name="fabric-services.log",
@@ -180,7 +186,7 @@ PROCESSES: Sequence[ProcessSpec] = (
         start=_start_fabric,
         health=lambda probe, timeout: probe.fabric_answers(timeout),
         settings=lambda launch: {},
-        ready_line=READY_LOG_LINE,
+        ready_line=READY_LOG_LINE, role="registry",
     ),
     ProcessSpec(
         key="tie_emulator", title="TIE emulator", log_name="tie-emulator.log",
@@ -328,8 +334,8 @@ class Supervisor:
                 started.append(spec.key)
                 restarted.add(spec.key)
                 self._save(state)
-                if spec.key == "broker":
-                    probe.close()  # connect again, to the new broker
+                if spec.role == "transport":
+                    probe.close()  # connect again, through the new broker
                 else:
                     self._wait_ready(spec, state, probe, keep, log_offset)
         finally:
@@ -364,9 +370,10 @@ class Supervisor:
         few seconds while it does not answer) to register again.
         """
         pid = state["pids"].get(spec.key)
-        ask = "fabric_services" in restarted and spec.key not in ("broker", "fabric_services")
+        roles = {spec_for(key).role for key in restarted}
+        ask = spec.role == "service" and "registry" in roles
         # After a broker restart it must reconnect first (with its own back-off): wait longer.
-        timeout = spec.ready_timeout if "broker" in restarted else REREGISTER_TIMEOUT
+        timeout = spec.ready_timeout if "transport" in roles else REREGISTER_TIMEOUT
         deadline = time.monotonic() + timeout
         next_ask = time.monotonic()
         while time.monotonic() < deadline:
