@@ -54,7 +54,10 @@ setup(
         "dev": TEST_REQUIRES + DOCS_REQUIRES,
     },
     entry_points={
-        "console_scripts": ["dxltie = dxltieclient.cli:main"],
+        "console_scripts": [
+            "dxltie = dxltieclient.cli:main",
+            "dxltie-sandbox = dxltieclient.sandbox.__main__:main",
+        ],
     },
     classifiers=[
         "Development Status :: 4 - Beta",

@@ -49,7 +49,7 @@ def _default_sandbox_config() -> Tuple[Optional[str], str]:
     if not os.path.isfile(config_file):
         return None, "{}: not set up".format(label)
     try:
-        status = Sandbox(directory).status()
+        status = Sandbox(directory).status(probe=False)
     except Exception as error:  # noqa: BLE001  (any failure means: not usable)
         return None, "{}: status unreadable ({})".format(label, error)
     if not status.get("running"):

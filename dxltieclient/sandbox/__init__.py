@@ -12,16 +12,32 @@ From Python:
     with Sandbox("/tmp/tie-sandbox") as sandbox:
         config_file = sandbox.config_file   # a dxlclient.config for DxlClientConfig
 
-From a shell: ``python -m dxltieclient.sandbox up`` (prints the configuration path), ``status``,
-``provision``, ``emit``, ``down``. In pytest, enable the plugin with
-``pytest_plugins = ["dxltieclient.sandbox.pytest_plugin"]`` for the ``tie_sandbox`` fixture.
+From a shell: ``python -m dxltieclient.sandbox up`` or ``dxltie-sandbox up`` (prints the
+configuration path), ``status``, ``provision``, ``emit``, ``down``. In pytest, enable the plugin
+with ``pytest_plugins = ["dxltieclient.sandbox.pytest_plugin"]`` for the ``tie_sandbox`` fixture.
+
+Every error the sandbox raises on purpose is a :class:`SandboxError` (see
+:mod:`dxltieclient.sandbox.errors` for the tree).
 """
 
-from .broker import MosquittoNotFoundError
 from .connect import connected_client, new_client
-from .sandbox import Sandbox, SandboxError, default_directory
+from .errors import (
+    BrokerError,
+    MosquittoNotFoundError,
+    NotASandboxError,
+    PortInUseError,
+    ProcessError,
+    SandboxError,
+    SandboxLockError,
+    SandboxNotRunningError,
+    SandboxStartError,
+    SandboxStateError,
+)
+from .paths import default_directory
+from .sandbox import Sandbox
 
 __all__ = [
     "Sandbox", "SandboxError", "MosquittoNotFoundError", "default_directory", "connected_client",
-    "new_client",
+    "new_client", "NotASandboxError", "SandboxNotRunningError", "SandboxStartError",
+    "SandboxLockError", "SandboxStateError", "PortInUseError", "BrokerError", "ProcessError",
 ]

@@ -11,14 +11,46 @@ import sys
 import time
 from typing import Dict, Optional, Sequence
 
+from .errors import ProcessError
+
+__all__ = [
+    "ProcessError", "start_detached", "start_attached", "is_running", "wait_exit", "stop",
+    "signal_process", "port_accepts", "free_port", "log_tail", "rotate_log",
+]
+
 _logger = logging.getLogger(__name__)
+
+#: The umask of the sandbox's processes: what they create (stores, logs) is their owner's only.
+CHILD_UMASK = 0o077
+#: A process log larger than this is rotated (to ``LOG.1``) when the process starts.
+LOG_MAX_BYTES = 10 * 1024 * 1024
 
 # Children started by this Python process, so that they can be reaped (a zombie still has a PID).
 _children: Dict[int, "subprocess.Popen[bytes]"] = {}
 
 
-class ProcessError(RuntimeError):
-    """A sandbox process failed to start, or did not become ready in time."""
+def rotate_log(log_file: str, max_bytes: int = LOG_MAX_BYTES) -> bool:
+    """
+    Renames ``log_file`` to ``log_file.1`` (replacing an older one) if it is larger than
+    ``max_bytes``.
+
+    :param log_file: the log file
+    :param max_bytes: the size above which it is rotated
+    :return: whether it was rotated
+    """
+    try:
+        if os.path.getsize(log_file) <= max_bytes:
+            return False
+        os.replace(log_file, log_file + ".1")
+    except OSError:
+        return False
+    return True
+
+
+def _open_log(log_file: str) -> int:
+    """Opens a log for appending, mode ``0600`` when created (whatever the umask)."""
+    rotate_log(log_file)
+    return os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
 
 
 def start_detached(
@@ -26,14 +58,15 @@ def start_detached(
 ) -> int:
     """
     Starts a background process in its own session, stdin from ``/dev/null`` and stdout and
-    stderr appended to ``log_file``.
+    stderr appended to ``log_file`` (rotated first if it is over :data:`LOG_MAX_BYTES`), umask
+    :data:`CHILD_UMASK`.
 
     :param argv: the command line
     :param log_file: the log file
     :param env: the environment (default: this process's)
     :return: the process id
     """
-    with open(log_file, "ab") as log:
+    with os.fdopen(_open_log(log_file), "ab") as log:
         proc = subprocess.Popen(
             list(argv),
             stdin=subprocess.DEVNULL,
@@ -42,6 +75,7 @@ def start_detached(
             start_new_session=True,
             close_fds=True,
             env=env,
+            umask=CHILD_UMASK,
         )
     _children[proc.pid] = proc
     _logger.debug("Started %s (pid %d), log %s", argv[0], proc.pid, log_file)
@@ -51,14 +85,15 @@ def start_detached(
 def start_attached(argv: Sequence[str], env: Optional[Dict[str, str]] = None) -> int:
     """
     Starts a process that shares this process's stdout and stderr (foreground mode), in its own
-    session so that Ctrl-C reaches only this process, which then stops it in order.
+    session so that Ctrl-C reaches only this process, which then stops it in order; umask
+    :data:`CHILD_UMASK`.
 
     :param argv: the command line
     :param env: the environment (default: this process's)
     :return: the process id
     """
     proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, start_new_session=True,
-                            close_fds=True, env=env)
+                            close_fds=True, env=env, umask=CHILD_UMASK)
     _children[proc.pid] = proc
     return proc.pid
 
@@ -164,7 +199,8 @@ def wait_exit(pid: int, timeout: float, marker: Optional[str] = None) -> bool:
 
 def stop(pid: Optional[int], marker: Optional[str] = None, timeout: float = 10.0) -> None:
     """
-    Stops a process: SIGTERM, a bounded wait, then SIGKILL (and another bounded wait).
+    Stops a process: SIGTERM (and SIGCONT, so that a stopped process handles it), a bounded
+    wait, then SIGKILL (and another bounded wait).
 
     :param pid: the process id (``None`` or not running: nothing to do)
     :param marker: see :func:`is_running`
@@ -176,6 +212,7 @@ def stop(pid: Optional[int], marker: Optional[str] = None, timeout: float = 10.0
     assert pid is not None
     try:
         os.kill(pid, signal.SIGTERM)
+        os.kill(pid, signal.SIGCONT)
     except ProcessLookupError:
         return
     if wait_exit(pid, timeout, marker):

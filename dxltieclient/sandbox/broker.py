@@ -14,11 +14,18 @@ import shutil
 import signal
 import time
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
-from . import _process
+from . import _process, authz
 from .dxlconfig import BROKER_HOST
+from .errors import BrokerError, MosquittoNotFoundError, PortInUseError
 from .pki import write_public_file
+
+__all__ = [
+    "MOSQUITTO_FALLBACK_PATHS", "BROKER_CIPHERS", "MosquittoNotFoundError", "BrokerError",
+    "PortInUseError", "find_mosquitto", "BrokerFiles", "mosquitto_conf_text", "acl_text",
+    "write_acl", "run_as_user", "Broker",
+]
 
 _logger = logging.getLogger(__name__)
 
@@ -35,10 +42,6 @@ MOSQUITTO_FALLBACK_PATHS = (
 BROKER_CIPHERS = "AES128-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384"
 
 
-class MosquittoNotFoundError(RuntimeError):
-    """Mosquitto, the MQTT broker the sandbox runs, is not installed."""
-
-
 #: OpenSSL configuration of the broker process: TLS 1.2 at most.
 _OPENSSL_CONF = """\
 openssl_conf = dxltie_sandbox
@@ -49,10 +52,6 @@ system_default = dxltie_tls
 [dxltie_tls]
 MaxProtocol = TLSv1.2
 """
-
-
-class BrokerError(RuntimeError):
-    """The broker failed to start or to stop."""
 
 
 def find_mosquitto() -> str:
@@ -144,6 +143,40 @@ def mosquitto_conf_text(files: BrokerFiles, port: int, user: Optional[str] = Non
     return "\n".join(lines) + "\n"
 
 
+def acl_text(clients: Mapping[str, Mapping[str, Any]], open_acl: bool = False) -> str:
+    """
+    Generates the broker's ACL file (see :mod:`.authz`).
+
+    :param clients: the provisioned clients: name -> ``{"deny": [group, ...]}``
+    :param open_acl: the permissive ACL of earlier versions (``up --open``) rather than the
+        strict one
+    :return: the file's content
+    """
+    denials = {name: list(info.get("deny") or []) for name, info in clients.items()}
+    return authz.acl_text(denials)
+
+
+def write_acl(acl_file: str, clients: Mapping[str, Mapping[str, Any]],
+              open_acl: bool = False) -> bool:
+    """
+    Writes the broker's ACL file (see :func:`acl_text`) unless it already has that content.
+
+    :param acl_file: the file
+    :param clients: the provisioned clients: name -> ``{"deny": [group, ...]}``
+    :param open_acl: see :func:`acl_text`
+    :return: whether the file changed (a running broker must then reload it)
+    """
+    text = acl_text(clients, open_acl)
+    try:
+        with open(acl_file, encoding="utf-8") as existing:
+            if existing.read() == text:
+                return False
+    except OSError:
+        pass
+    write_public_file(acl_file, text.encode("utf-8"))
+    return True
+
+
 def run_as_user() -> Optional[str]:
     """
     The ``user`` line Mosquitto needs: started as root, it drops to user ``mosquitto`` unless told
@@ -193,10 +226,11 @@ class Broker:
         """
         command = self.command()
         if _process.port_accepts(BROKER_HOST, self.port, timeout=0.2):
-            raise BrokerError(
+            raise PortInUseError(
                 "Port {} on {} is already in use by another program: pick another port "
                 "(--port) or stop that program".format(self.port, BROKER_HOST)
             )
+        _process.rotate_log(self.files.log_file)
         try:
             log_offset = os.path.getsize(self.files.log_file)
         except OSError:

@@ -24,6 +24,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from .paths import make_private_dir
+
 _logger = logging.getLogger(__name__)
 
 #: Certificate authority files, relative to the PKI directory.
@@ -77,7 +79,7 @@ def write_private_file(path: str, data: bytes) -> None:
     :param data: the content
     """
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
+    make_private_dir(directory)
     tmp_path = os.path.join(directory, ".{}.{}.tmp".format(os.path.basename(path), os.getpid()))
     if os.path.exists(tmp_path):
         os.unlink(tmp_path)
@@ -100,7 +102,7 @@ def write_public_file(path: str, data: bytes) -> None:
     :param data: the content
     """
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
+    make_private_dir(directory)
     tmp_path = path + ".tmp"
     fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     with os.fdopen(fd, "wb") as tmp:

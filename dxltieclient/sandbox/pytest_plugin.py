@@ -25,7 +25,14 @@ Fixtures:
   tests that register their own mock services;
 * ``tie_dxl_client`` (function): a :class:`dxlclient.client.DxlClient` connected to
   ``tie_sandbox``, destroyed after the test;
-* ``tie_client`` (function): a :class:`dxltieclient.TieClient` over ``tie_dxl_client``.
+* ``tie_client`` (function): a :class:`dxltieclient.TieClient` over ``tie_dxl_client``;
+* ``tie_dxl_client_session`` and ``tie_client_session`` (session): the same, shared by the whole
+  session, so that tests do not each pay dxlclient's disconnection (about a second). Callbacks a
+  test adds to them stay until it removes them.
+
+The plugin also hides the ``DeprecationWarning`` s that dxlclient and its bundled MQTT client
+raise themselves (deprecated ``threading`` and ``ssl`` names): they are not your code's, and
+nothing you can fix.
 
 The sandbox needs the Mosquitto broker (``apt-get install mosquitto``, ``brew install
 mosquitto``). Without it the fixtures fail with that message: tests are not skipped.
@@ -38,6 +45,19 @@ from typing import Any, Iterator
 import pytest
 
 from .sandbox import Sandbox
+
+#: Warning filters the plugin adds (pytest ``filterwarnings`` syntax): dxlclient's own
+#: deprecation warnings.
+WARNING_FILTERS = (
+    "ignore::DeprecationWarning:dxlclient.*",
+    "ignore::DeprecationWarning:pahoproxy.*",
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Adds :data:`WARNING_FILTERS` to the session's warning filters."""
+    for line in WARNING_FILTERS:
+        config.addinivalue_line("filterwarnings", line)
 
 
 def _running_sandbox(directory: str, fabric_only: bool) -> Iterator[Sandbox]:
@@ -98,3 +118,26 @@ def tie_client(tie_dxl_client: Any) -> Any:
     from dxltieclient import TieClient
 
     return TieClient(tie_dxl_client)
+
+
+@pytest.fixture(scope="session")
+def tie_dxl_client_session(tie_sandbox: Sandbox) -> Iterator[Any]:
+    """
+    :return: a :class:`dxlclient.client.DxlClient` connected to :func:`tie_sandbox`, shared by
+        the whole session
+    """
+    from .connect import connected_client
+
+    with connected_client(tie_sandbox.config_file) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def tie_client_session(tie_dxl_client_session: Any) -> Any:
+    """
+    :return: a :class:`dxltieclient.TieClient` over :func:`tie_dxl_client_session`, shared by the
+        whole session
+    """
+    from dxltieclient import TieClient
+
+    return TieClient(tie_dxl_client_session)

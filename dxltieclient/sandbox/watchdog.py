@@ -10,7 +10,6 @@ plugin). It exits by itself once the sandbox is down.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -18,18 +17,20 @@ import time
 from typing import Any, Dict, List, Optional
 
 from . import _process
-from .sandbox import PROCESS_MARKERS, STOP_ORDER
+from .errors import SandboxError
+from .paths import SandboxPaths
+from .state import read_json
+from .supervisor import PROCESSES, is_running, stop_pids
 
 _logger = logging.getLogger(__name__)
 
 _POLL_SECONDS = 0.5
 
 
-def _read_pids(directory: str) -> Optional[Dict[str, Any]]:
+def _read_pids(paths: SandboxPaths) -> Optional[Dict[str, Any]]:
     try:
-        with open(os.path.join(directory, "sandbox.json"), encoding="utf-8") as state:
-            pids = json.load(state).get("pids", {})
-    except (OSError, ValueError, AttributeError):
+        pids = read_json(paths.state_file).get("pids")
+    except SandboxError:
         return None
     return pids if isinstance(pids, dict) else None
 
@@ -44,20 +45,19 @@ def watch(directory: str, owner: int, poll_seconds: float = _POLL_SECONDS) -> bo
     :param poll_seconds: how often to look, in seconds
     :return: whether the watchdog had to stop the sandbox
     """
+    paths = SandboxPaths(directory)
     known: Dict[str, Any] = {}
     while True:
-        pids = _read_pids(directory)
+        pids = _read_pids(paths)
         if pids is not None:
             known = pids  # remember the last state: the directory may be deleted
-        running = [key for key in STOP_ORDER
-                   if _process.is_running(known.get(key), PROCESS_MARKERS[key])]
+        running = [spec.key for spec in PROCESSES if is_running(paths, spec, known.get(spec.key))]
         if not running:
             return False
         if not _process.is_running(owner):
             _logger.warning("Owner %d of the sandbox in %s is gone: stopping %s", owner,
                             directory, ", ".join(running))
-            for key in STOP_ORDER:
-                _process.stop(known.get(key), PROCESS_MARKERS[key], timeout=10.0)
+            stop_pids(paths, known)
             return True
         time.sleep(poll_seconds)
 

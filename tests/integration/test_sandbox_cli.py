@@ -44,10 +44,13 @@ def cli_sandbox(tmp_path_factory):
         assert down.returncode == 0, down.stderr
 
 
-def test_up_prints_the_config_path_last(cli_sandbox):
+def test_up_prints_only_the_config_path_on_stdout(cli_sandbox):
     directory, port, up = cli_sandbox
-    config = up.stdout.strip().splitlines()[-1]
-    assert config == os.path.join(directory, "dxlclient.config")
+    config = os.path.join(directory, "dxlclient.config")
+    assert up.stdout == config + "\n"  # CONFIG=$(python -m dxltieclient.sandbox up) works
+    assert "Sandbox up on 127.0.0.1:{}".format(port) in up.stderr
+    again = cli("up", "--dir", directory)
+    assert again.returncode == 0 and again.stdout == config + "\n"
     with open(config) as text:
         assert ";{};127.0.0.1;127.0.0.1".format(port) in text.read()
 
@@ -68,7 +71,7 @@ def test_status_reports_running_processes(cli_sandbox):
     assert "running" in human.stdout and str(port) in human.stdout
 
 
-def test_up_again_is_idempotent(cli_sandbox):
+def test_up_again_is_idempotent(cli_sandbox):  # and restarts nothing healthy
     directory, _, _ = cli_sandbox
     _, before = status(directory)
     again = cli("up", "--dir", directory)
@@ -156,10 +159,10 @@ def test_emit_detection_is_an_event_on_the_detection_topic(cli_sandbox):
     assert payload["localReputation"] == 1 and payload["remediationAction"] == 5
 
 
-def test_emit_without_hash_is_a_clear_error(cli_sandbox):
+def test_emit_without_hash_is_a_usage_error(cli_sandbox):
     directory, _, _ = cli_sandbox
     result = cli("emit", "detection", "--dir", directory)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "--md5" in result.stderr
 
 

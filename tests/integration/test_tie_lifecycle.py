@@ -168,15 +168,19 @@ def test_the_emulated_delay(sandbox: Sandbox) -> None:
         sandbox.up(delay_ms=0.0)
 
 
-def test_up_restarts_dead_fabric_services_and_the_emulator_with_them(sandbox: Sandbox) -> None:
+def test_up_restarts_dead_fabric_services_and_the_emulator_registers_again(
+        sandbox: Sandbox) -> None:
     sandbox.up()
-    fabric_pid = sandbox.status()["processes"]["fabric_services"]["pid"]
+    processes = sandbox.status()["processes"]
+    fabric_pid = processes["fabric_services"]["pid"]
+    emulator_pid = processes["tie_emulator"]["pid"]
     os.kill(fabric_pid, signal.SIGKILL)
     # SIGKILL is delivered asynchronously: until the process is gone, up() rightly sees it running.
     assert _process.wait_exit(fabric_pid, WAIT), "fabric services survived SIGKILL"
-    sandbox.up()  # new fabric services have an empty registry: the emulator must register again
+    sandbox.up()  # new fabric services have an empty registry: the emulator registers again
     processes = sandbox.status()["processes"]
     assert processes["fabric_services"]["pid"] not in (None, fabric_pid)
+    assert processes["tie_emulator"]["pid"] == emulator_pid  # not restarted
     with connected(sandbox.config_file) as client:
         reputations = TieClient(client).get_file_reputation(dict(NOTEPAD_HASHES))
     assert reputations[FileProvider.GTI]["trustLevel"] == TrustLevel.KNOWN_TRUSTED

@@ -27,6 +27,7 @@ from dxlclient.client_config import DxlClientConfig
 from dxlclient.message import ErrorResponse, Event, Response
 from dxlclient.service import ServiceRegistrationInfo
 
+from .. import reregister
 from .seed import seed
 from .service import (
     ERROR_INTERNAL,
@@ -261,6 +262,7 @@ def serve(config_file: str, store_file: str, delay_ms: float = 0.0,
             for topic in REQUEST_TOPICS:
                 info.add_topic(topic, handler)
             client.register_service_sync(info, REGISTER_TIMEOUT)
+            uninstall_reregister = reregister.install(client, info, REGISTER_TIMEOUT)
             client.add_event_callback(TOPIC_EXTERNAL_FILE_REPORT,
                                       _ExternalReportHandler(client, service, sender))
             logger.info("TIE emulator serving (delay %s ms, store %s, %s)", delay_ms, store_file,
@@ -270,6 +272,7 @@ def serve(config_file: str, store_file: str, delay_ms: float = 0.0,
             while not stop.wait(0.5):
                 pass
             logger.info("TIE emulator stopping")
+            uninstall_reregister()
             _unregister(client, info, UNREGISTER_TIMEOUT)
             sender.close()
     finally:

@@ -24,32 +24,14 @@ HELP = "show what the TIE emulator knows about a file or certificate (JSON; exit
 
 def arguments(parser: argparse.ArgumentParser) -> None:
     """
-    Adds the ``show`` command's arguments (``--dir`` and ``HASH``) to its parser.
+    Adds the ``show`` command's own argument (``HASH``) to its parser; the command line adds
+    ``--dir``.
 
     :param parser: the command's parser
     """
-    from ..sandbox import default_directory
-
-    parser.add_argument(
-        "--dir", default=default_directory(),
-        help="the sandbox directory (default: $DXLTIE_SANDBOX_DIR or ~/.dxltieclient/sandbox; "
-        "now %(default)s)")
     parser.add_argument("hash", metavar="HASH",
                         help="an MD5, SHA-1 or SHA-256 of a file, or the SHA-1 of a certificate "
                         "(hexadecimal)")
-
-
-def command(args: argparse.Namespace) -> int:
-    """
-    Runs ``show``: prints what the sandbox's store knows about ``args.hash``.
-
-    :param args: the parsed arguments (``dir``, ``hash``)
-    :return: 0 when found, 1 when not
-    :raises ValueError: for a bad hash or a directory without a store
-    """
-    from ..sandbox import Sandbox
-
-    return run(args.hash, Sandbox(args.dir).store_file)
 
 
 def run(hash_value: str, store_file: str) -> int:
