@@ -37,7 +37,7 @@ with DxlClient(config) as client:
     print("Reputation updates since " + time.strftime("%Y-%m-%d %H:%M:%S",
                                                       time.localtime(SINCE_TIME)) + ":")
     pages = 0
-    for page in tie_client.iter_reputation_updates(SINCE_TIME, query_limit=100,
+    for page in tie_client.iter_reputation_updates(SINCE_TIME, query_limit=5000,
                                                    file_hash_type=HashType.SHA256):
         pages += 1
         for file_hashes in page["fileHashes"]:
