@@ -12,13 +12,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any, AsyncIterator, Callable, Dict, Iterable, List, Mapping, Optional, Set
+from typing import (
+    Any,
+    AsyncIterator,
+    Callable,
+    Dict,
+    Iterable,
+    List,
+    Mapping,
+    Optional,
+    Set,
+    Tuple,
+)
 
 from dxlclient.message import Message
 
 from .. import _bulk, _errors, _wire
 from .. import client as _client
-from ..client import TieClient, _kwargs_builder
+from ..client import TieClient, _check_progress, _kwargs_builder, _page_keys, _without
 from . import _bridge
 from ._bulk import run_requests
 from ._events import DEFAULT_MAX_QUEUE, EventStream, check_kinds
@@ -252,6 +263,92 @@ class AsyncTieClient:
             _client.TIE_GET_CERT_FIRST_REFS,
             _wire.cert_first_references_request(sha1, public_key_sha1, query_limit), timeout)
         return _wire.agents_from_response(_wire.decode_json(response.payload))
+
+    # -- reputation updates and metadata ----------------------------------------------------------
+
+    async def get_reputation_updates(self, since_time: int,
+                                     query_limit: int = _wire.DEFAULT_UPDATES_QUERY_LIMIT,
+                                     targeted: bool = False,
+                                     file_hash_type: Optional[str] = None,
+                                     cert_hash_type: Optional[str] = None, *,
+                                     timeout: Optional[float] = None) -> Dict[str, Any]:
+        """
+        Lists the files and certificates whose reputation changed since a time (one page): see
+        :meth:`TieClient.get_reputation_updates
+        <dxltieclient.TieClient.get_reputation_updates>`.
+
+        :return: ``{"fileHashes": [...], "certificateHashes": [...], "latestUpdateTime": ...,
+            "serverTime": ..., "queryLimitExceeded": bool}``
+        :raises TieInputError: naming the bad argument
+        :raises TieServiceError: when TIE answers with an error
+        :raises TieTimeoutError: when no response arrives in time
+        """
+        payload = _wire.reputation_updates_request(since_time, query_limit, targeted,
+                                                   file_hash_type, cert_hash_type)
+        response = await self._request(_client.TIE_GET_REPUTATION_UPDATES_TOPIC, payload,
+                                       timeout)
+        return _wire.reputation_updates_from_response(_wire.decode_json(response.payload))
+
+    def iter_reputation_updates(self, since_time: int,
+                                query_limit: int = _wire.DEFAULT_UPDATES_QUERY_LIMIT,
+                                targeted: bool = False, file_hash_type: Optional[str] = None,
+                                cert_hash_type: Optional[str] = None, *,
+                                timeout: Optional[float] = None) -> AsyncIterator[Dict[str, Any]]:
+        """
+        Pages through every reputation change since a time, as an asynchronous iterator: see
+        :meth:`TieClient.iter_reputation_updates
+        <dxltieclient.TieClient.iter_reputation_updates>` (same pages, same paging rules).
+
+        .. code-block:: python
+
+            async for page in tie.iter_reputation_updates(since_time=last_sync):
+                for file_hashes in page["fileHashes"]:
+                    refresh(file_hashes)
+
+        :return: an asynchronous iterator of pages
+        :raises TieInputError: naming the bad argument (when the iterator is created)
+        :raises TieServiceError: as :meth:`TieClient.iter_reputation_updates
+            <dxltieclient.TieClient.iter_reputation_updates>` raises it
+        :raises TieTimeoutError: when no response arrives in time
+        """
+        _wire.reputation_updates_request(since_time, query_limit, targeted, file_hash_type,
+                                         cert_hash_type)
+        self._timeout(timeout)
+        return self._pages(since_time, (query_limit, targeted, file_hash_type, cert_hash_type),
+                           timeout)
+
+    async def _pages(self, since_time: int, options: Tuple[Any, ...],
+                     timeout: Optional[float]) -> AsyncIterator[Dict[str, Any]]:
+        """The paging loop of :func:`dxltieclient.client._iter_pages`, awaiting each page."""
+        since = since_time
+        seen: Set[Tuple[str, str, str]] = set()
+        while True:
+            page = await self.get_reputation_updates(since, *options, timeout=timeout)
+            keys = _page_keys(page) - seen
+            latest = page["latestUpdateTime"]
+            if page["queryLimitExceeded"]:
+                _check_progress(latest, since, bool(keys))
+            yield _without(page, seen)
+            if not page["queryLimitExceeded"]:
+                return
+            seen = seen | keys if latest == since else keys
+            since = latest
+
+    async def update_file_metadata(self, hashes: _Hashes, **metadata: Any) -> None:
+        """
+        Sends context about a file for the TIE administrator: see
+        :meth:`TieClient.update_file_metadata <dxltieclient.TieClient.update_file_metadata>`.
+        TIE answers nothing: the request is handed to the fabric without waiting.
+        """
+        self._tie_client.update_file_metadata(hashes, **metadata)
+
+    async def update_certificate_metadata(self, sha1: str, **metadata: Any) -> None:
+        """
+        Sends context about a certificate for the TIE administrator: see
+        :meth:`TieClient.update_certificate_metadata
+        <dxltieclient.TieClient.update_certificate_metadata>` (handed over without waiting).
+        """
+        self._tie_client.update_certificate_metadata(sha1, **metadata)
 
     # -- bulk -----------------------------------------------------------------------------------
 

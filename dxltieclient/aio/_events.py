@@ -17,7 +17,7 @@ from typing import Any, AsyncIterator, Callable, Deque, Dict, List, Optional, Tu
 
 from dxlclient.callbacks import EventCallback
 
-from .. import _wire, client
+from .. import _targeted, _wire, client
 from .._errors import TieInputError
 from ..callbacks import _decode_event
 from ._bridge import LoopBridge, bridge_for, set_result
@@ -48,6 +48,15 @@ class EventKind:
     DETECTION = client.TIE_EVENT_FILE_DETECTION_TOPIC
     #: First instances, as :class:`~dxltieclient.FirstInstanceCallback`.
     FIRST_INSTANCE = client.TIE_EVENT_FILE_FIRST_INSTANCE_TOPIC
+    #: File prevalence changes, as :class:`~dxltieclient.FilePrevalenceCallback`.
+    FILE_PREVALENCE = client.TIE_EVENT_FILE_PREVALENCE_CHANGE_TOPIC
+    #: Targeted file reputation changes (files this client looked up), as the callbacks of
+    #: :meth:`~dxltieclient.TieClient.add_file_targeted_reputation_change_callback`: events
+    #: addressed to other clients are dropped.
+    FILE_REPUTATION_CHANGE_TARGETED = client.TIE_EVENT_FILE_REPUTATION_CHANGE_TARGETED_TOPIC
+    #: Targeted certificate reputation changes, filtered as
+    #: :attr:`FILE_REPUTATION_CHANGE_TARGETED`.
+    CERT_REPUTATION_CHANGE_TARGETED = client.TIE_EVENT_CERT_REPUTATION_CHANGE_TARGETED_TOPIC
 
 
 #: Kind (topic) to the transform its callback applies.
@@ -56,7 +65,13 @@ _TRANSFORMS: Dict[str, Callable[[Any], _EventDict]] = {
     EventKind.CERT_REPUTATION_CHANGE: _wire.transform_reputation_change_event,
     EventKind.DETECTION: _wire.transform_hashes_event,
     EventKind.FIRST_INSTANCE: _wire.transform_hashes_event,
+    EventKind.FILE_PREVALENCE: _wire.transform_prevalence_event,
+    EventKind.FILE_REPUTATION_CHANGE_TARGETED: _wire.transform_reputation_change_event,
+    EventKind.CERT_REPUTATION_CHANGE_TARGETED: _wire.transform_reputation_change_event,
 }
+#: The kinds whose events name their recipients (filtered as TieClient filters them).
+_TARGETED = frozenset({EventKind.FILE_REPUTATION_CHANGE_TARGETED,
+                       EventKind.CERT_REPUTATION_CHANGE_TARGETED})
 
 
 def check_kinds(kinds: Tuple[Any, ...]) -> List[str]:
@@ -126,7 +141,7 @@ class EventStream:
         self._lock = threading.Lock()
         self._waiter: Optional["asyncio.Future[None]"] = None
         self._bridge: Optional[LoopBridge] = None
-        self._callbacks: Dict[str, _StreamCallback] = {}
+        self._callbacks: Dict[str, EventCallback] = {}
         self._state = "new"  # new -> open -> closed
         self._dropping = False
         self._dropped = 0
@@ -181,8 +196,13 @@ class EventStream:
             return self
         self._bridge = bridge_for(asyncio.get_running_loop())
         self._state = "open"
+        own_ids = None
         for kind in self._kinds:
-            callback = _StreamCallback(self, _TRANSFORMS[kind])
+            callback: EventCallback = _StreamCallback(self, _TRANSFORMS[kind])
+            if kind in _TARGETED:
+                if own_ids is None:
+                    own_ids = _targeted.own_client_ids(self._dxl_client)
+                callback = _targeted.TargetedEventFilter(callback, own_ids)
             self._callbacks[kind] = callback
             self._dxl_client.add_event_callback(kind, callback, subscribe_to_topic=False)
         await asyncio.to_thread(self._subscribe, list(self._kinds))

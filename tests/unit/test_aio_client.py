@@ -57,6 +57,21 @@ CALLS: List[Tuple[str, tuple, dict, Any]] = [
     ("get_certificate_reputation", (CERT_SHA1,), {}, {"reputations": []}),
     ("get_certificate_first_references", (CERT_SHA1, CERT_KEY_SHA1, 5), {}, AGENTS_REPLY),
     ("get_certificate_first_references", (CERT_SHA1,), {}, {}),
+    ("get_reputation_updates", (1402612347,), {}, {"fileHashes": [], "latestUpdateTime": 5}),
+    ("get_reputation_updates", (1402612347, 300, True, HashType.SHA256, "sha1"), {},
+     {"fileHashes": [{"type": "sha256", "value": "AAAA"}],
+      "certificateHashes": [{"type": "sha1", "value": "AQID"}], "latestUpdateTime": 9,
+      "props": {"serverTime": 10, "queryLimitExceeded": True}}),
+]
+
+#: (method, args, kwargs) of the requests sent without waiting for a response.
+NO_RESPONSE_CALLS: List[Tuple[str, tuple, dict]] = [
+    ("update_file_metadata", ({HashType.MD5: MD5, HashType.SHA1: SHA1},),
+     {"name": "Notepad++.exe", "agentGuid": "g", "size": 107008, "productEnforcing": 1,
+      "companyName": None, "certSha1": CERT_SHA1}),
+    ("update_certificate_metadata", (CERT_SHA1,),
+     {"publicKeySha1": CERT_KEY_SHA1, "algorithm": "sha1RSA", "validFrom": 1260223064,
+      "ruleEnforcing": True, "issuer": "Example CA"}),
 ]
 
 #: (method, args) refused before anything is sent.
@@ -72,6 +87,11 @@ BAD_CALLS: List[Tuple[str, tuple]] = [
     ("get_certificate_first_references", (CERT_SHA1, None, -1)),
     ("set_external_file_reputation", (0, HASHES)),
     ("set_external_file_reputation", (TrustLevel.KNOWN_TRUSTED, {})),
+    ("get_reputation_updates", (-1,)),
+    ("get_reputation_updates", (1, 0)),
+    ("get_reputation_updates", (1, 10, False, "crc32")),
+    ("update_file_metadata", ({},)),
+    ("update_certificate_metadata", ("123",)),
 ]
 
 
@@ -100,6 +120,64 @@ async def test_same_bytes_values_and_timeout_as_the_sync_client(afake, atie, met
     assert [(r.topic, r.payload) for r in afake.requests] == [
         (r.topic, r.payload) for r in sync_fake.requests]
     assert afake.pending_tables() == (0, 0)
+
+
+@pytest.mark.parametrize("method, args, kwargs", NO_RESPONSE_CALLS)
+async def test_metadata_updates_send_the_sync_clients_request_without_waiting(
+        afake, atie, method, args, kwargs):
+    sync_fake = FakeDxlClient()
+    getattr(TieClient(sync_fake), method)(*args, **kwargs)
+    afake.hold = True  # nothing is awaited: the call returns although no response comes
+    assert await asyncio.wait_for(getattr(atie, method)(*args, **kwargs), 5) is None
+    [(sync_request, callback)] = sync_fake.async_requests
+    assert callback is None
+    assert [(r.topic, r.payload) for r in afake.requests] == [
+        (sync_request.destination_topic, sync_request.payload)]
+
+
+def _page(values: List[str], latest: Any, exceeded: bool) -> Dict[str, Any]:
+    page: Dict[str, Any] = {"fileHashes": [{"type": "md5", "value": value} for value in values],
+                            "certificateHashes": [], "latestUpdateTime": latest}
+    if exceeded:
+        page["props"] = {"serverTime": 2000, "queryLimitExceeded": True}
+    return page
+
+
+B64 = ["AAAAAAAAAAAAAAAAAAAAAA==", "AQAAAAAAAAAAAAAAAAAAAA==", "AgAAAAAAAAAAAAAAAAAAAA==",
+       "AwAAAAAAAAAAAAAAAAAAAA=="]
+PAGED_REPLIES = [_page(B64[0:2], 10, True), _page(B64[1:3], 10, True),
+                 _page(B64[1:4], 11, False)]
+
+
+async def test_reputation_update_pages_are_the_sync_clients(afake, atie):
+    sync_fake = FakeDxlClient()
+    for reply in PAGED_REPLIES:
+        sync_fake.reply_json(reply)
+        afake.reply_json(reply)
+    expected = list(TieClient(sync_fake).iter_reputation_updates(5, query_limit=2))
+    pages = [page async for page in atie.iter_reputation_updates(5, query_limit=2)]
+    assert pages == expected
+    assert [entry["md5"][:2] for page in pages for entry in page["fileHashes"]] == [
+        "00", "01", "02", "03"]
+    assert [r.payload for r in afake.requests] == [r.payload for r in sync_fake.requests]
+
+
+async def test_reputation_update_paging_stops_on_a_server_that_repeats_itself(afake, atie):
+    for _ in range(3):
+        afake.reply_json(_page(B64[0:2], 10, True))
+    pages = atie.iter_reputation_updates(10, query_limit=2)
+    assert len((await pages.__anext__())["fileHashes"]) == 2
+    with pytest.raises(TieServiceError, match="repeated the reputation updates since 10"):
+        await pages.__anext__()
+    assert len(afake.requests) == 2
+
+
+async def test_reputation_update_paging_checks_its_arguments_when_created(afake, atie):
+    with pytest.raises(TieInputError):
+        atie.iter_reputation_updates(5, query_limit=0)
+    with pytest.raises(TieInputError, match="timeout"):
+        atie.iter_reputation_updates(5, timeout=-1)
+    assert afake.nothing_sent
 
 
 async def test_external_reports_send_the_sync_clients_event(afake, atie, caplog):

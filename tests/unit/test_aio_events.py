@@ -10,6 +10,7 @@ import asyncio
 import base64
 import copy
 import logging
+from types import SimpleNamespace
 from typing import Any, List
 
 import pytest
@@ -18,6 +19,7 @@ from tie_fakes import make_event
 
 from dxltieclient import (
     DetectionCallback,
+    FilePrevalenceCallback,
     FirstInstanceCallback,
     HashType,
     ReputationChangeCallback,
@@ -38,7 +40,12 @@ FIRST_INSTANCE = {"agentGuid": "{a}", "hashes": [{"type": "md5", "value": MD5_B6
                   "name": "x.exe"}
 
 
-class _Recorder(ReputationChangeCallback, DetectionCallback, FirstInstanceCallback):
+PREVALENCE = {"hashes": [{"type": "md5", "value": MD5_B64}], "agentGuid": "{a}",
+              "agentFirstReference": 1, "enterpriseCount": 2, "prevalent": False}
+
+
+class _Recorder(ReputationChangeCallback, DetectionCallback, FirstInstanceCallback,
+                FilePrevalenceCallback):
     """Every callback hook, recording the dicts (for the comparison with the streams)."""
 
     def __init__(self) -> None:
@@ -53,6 +60,9 @@ class _Recorder(ReputationChangeCallback, DetectionCallback, FirstInstanceCallba
 
     def on_first_instance(self, first_instance_dict: Any, original_event: Any) -> None:
         self.dicts.append(first_instance_dict)
+
+    def on_prevalence(self, prevalence_dict: Any, original_event: Any) -> None:
+        self.dicts.append(prevalence_dict)
 
 
 @pytest.fixture
@@ -79,6 +89,9 @@ async def _until(predicate: Any, timeout: float = 5.0) -> None:
     (EventKind.CERT_REPUTATION_CHANGE, REP_CHANGE, ReputationChangeCallback),
     (EventKind.DETECTION, DETECTION, DetectionCallback),
     (EventKind.FIRST_INSTANCE, FIRST_INSTANCE, FirstInstanceCallback),
+    (EventKind.FILE_PREVALENCE, PREVALENCE, FilePrevalenceCallback),
+    (EventKind.FILE_REPUTATION_CHANGE_TARGETED, REP_CHANGE, ReputationChangeCallback),
+    (EventKind.CERT_REPUTATION_CHANGE_TARGETED, REP_CHANGE, ReputationChangeCallback),
 ])
 async def test_each_kind_yields_the_callbacks_dict(afake, atie, kind, payload, callback_class):
     recorder = _Recorder()
@@ -90,6 +103,25 @@ async def test_each_kind_yields_the_callbacks_dict(afake, atie, kind, payload, c
     assert event_dict == recorder.dicts[0]
     assert afake.subscriptions == ()
     assert afake.callbacks_for(kind) == []
+
+
+@pytest.mark.parametrize("kind", [EventKind.FILE_REPUTATION_CHANGE_TARGETED,
+                                  EventKind.CERT_REPUTATION_CHANGE_TARGETED])
+async def test_targeted_events_for_other_clients_are_dropped(afake, atie, kind):
+    afake.config = SimpleNamespace(cert_file=None, _client_id="{Me}")
+    async with atie.events(kind) as stream:
+        for number, client_ids in enumerate([["{other}"], ["{me}", "{x}"], [], ["{y}"]]):
+            event = make_event(dict(REP_CHANGE, updateTime=number), kind)
+            event.client_ids = client_ids
+            afake.deliver_from_thread(event)
+        afake.deliver_from_thread(make_event(dict(REP_CHANGE, updateTime=9), kind))
+        times = []
+        async for change in stream:
+            times.append(change["updateTime"])
+            if change["updateTime"] == 9:
+                break
+    assert times == [1, 2, 9]
+    assert stream.received == 3
 
 
 async def test_pairs_carry_the_original_event_and_several_kinds_share_a_stream(afake, atie):
