@@ -122,6 +122,8 @@ class EventStream:
     are removed at once, and a topic is unsubscribed unless another callback still listens on it.
     :meth:`aclose` ends every iteration in progress.
 
+    Several tasks may iterate one stream: each event goes to one of them.
+
     **Overflow: drop oldest.** At most ``max_queue`` events wait for the consumer. When one more
     arrives, the oldest waiting event is dropped, :attr:`dropped` grows by one, and a warning is
     logged (once per run of drops). dxlclient's threads are never blocked by a slow consumer.
@@ -139,7 +141,7 @@ class EventStream:
         self._on_close = on_close
         self._queue: Deque[EventPair] = collections.deque()
         self._lock = threading.Lock()
-        self._waiter: Optional["asyncio.Future[None]"] = None
+        self._waiters: List["asyncio.Future[None]"] = []  # consumers waiting for an event
         self._bridge: Optional[LoopBridge] = None
         self._callbacks: Dict[str, EventCallback] = {}
         self._state = "new"  # new -> open -> closed
@@ -223,9 +225,8 @@ class EventStream:
         self._state = "closed"
         with self._lock:
             self._queue.clear()
-            waiter, self._waiter = self._waiter, None
-        if waiter is not None:
-            set_result(waiter, None)
+            waiters, self._waiters = self._waiters, []
+        _wake(waiters)
         if self._on_close is not None:
             self._on_close(self)
         if not was_open:
@@ -288,13 +289,14 @@ class EventStream:
                     return self._queue.popleft()
                 if self._state == "closed":
                     return None
-                waiter = self._waiter = asyncio.get_running_loop().create_future()
+                waiter: "asyncio.Future[None]" = asyncio.get_running_loop().create_future()
+                self._waiters.append(waiter)
             try:
                 await waiter
             finally:
                 with self._lock:
-                    if self._waiter is waiter:
-                        self._waiter = None
+                    if waiter in self._waiters:
+                        self._waiters.remove(waiter)
 
     def _push(self, pair: EventPair) -> None:
         """Queues an event; called on dxlclient's thread. Never blocks beyond a short lock."""
@@ -309,12 +311,18 @@ class EventStream:
                 warn = not self._dropping
                 self._dropping = True
             self._queue.append(pair)
-            waiter, self._waiter = self._waiter, None
+            waiters, self._waiters = self._waiters, []
             dropped = self._dropped
         if warn:
             _logger.warning(
                 "TIE event stream %s: the consumer is slower than the events; dropped the "
                 "oldest queued event (%d dropped so far; raise max_queue or consume faster)",
                 ",".join(self._kinds), dropped)
-        if waiter is not None and self._bridge is not None:
-            self._bridge.post(set_result, waiter, None)
+        if waiters and self._bridge is not None:
+            self._bridge.post(_wake, waiters)
+
+
+def _wake(waiters: List["asyncio.Future[None]"]) -> None:
+    """Wakes the waiting consumers (on the loop); each takes an event or waits again."""
+    for waiter in waiters:
+        set_result(waiter, None)

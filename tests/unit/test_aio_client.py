@@ -343,6 +343,22 @@ async def test_bulk_items_fail_alone_with_the_single_calls_exceptions(afake, ati
     assert afake.pending_tables() == (0, 0)
 
 
+async def test_bulk_timeouts_in_a_full_window_fail_only_their_items(afake, atie):
+    for number in range(12):
+        if number % 3:
+            afake.reply_json({"reputations": [{"providerId": 1, "trustLevel": number}]})
+        else:
+            afake.reply_timeout()
+    items = [{HashType.MD5: "{:032x}".format(n)} for n in range(12)]
+    results = await asyncio.wait_for(
+        atie.get_file_reputations(items, max_in_flight=12, timeout=0.3), 10)
+    assert [type(r.error) for r in results] == [
+        TieTimeoutError if number % 3 == 0 else type(None) for number in range(12)]
+    assert [r.value[1]["trustLevel"] for r in results if r.ok] == [
+        number for number in range(12) if number % 3]
+    assert afake.pending_tables() == (0, 0)
+
+
 async def test_bulk_sets_send_the_single_calls_payloads(afake, atie):
     items = [{"trust_level": TrustLevel.KNOWN_TRUSTED, "hashes": HASHES, "filename": "a"},
              {"trust_level": 7, "hashes": HASHES}, {"hashes": HASHES}]

@@ -255,3 +255,15 @@ async def test_a_lookup_from_an_event_just_works(afake, atie):
             break
     assert reputations[1]["trustLevel"] == 99
     assert afake.requests[0].json()["hashes"] == [{"type": HashType.MD5, "value": MD5_B64}]
+
+
+async def test_two_consumers_of_one_stream_share_its_events(afake, atie):
+    async with atie.events(EventKind.DETECTION) as stream:
+        iterators = [stream.__aiter__(), stream.__aiter__()]
+        firsts = [asyncio.ensure_future(iterator.__anext__()) for iterator in iterators]
+        await asyncio.sleep(0)
+        for number in range(2):
+            afake.deliver_from_thread(make_event(dict(DETECTION, detectionTime=number),
+                                                 EventKind.DETECTION))
+        done = await asyncio.wait_for(asyncio.gather(*firsts), 5)
+    assert sorted(detection["detectionTime"] for detection in done) == [0, 1]
