@@ -40,6 +40,15 @@ from dxltieclient import (
     TieClient,
     TrustLevel,
 )
+from dxltieclient.client import (
+    TIE_EVENT_CERT_REPUTATION_CHANGE_TARGETED_TOPIC,
+    TIE_EVENT_CERT_REPUTATION_CHANGE_TOPIC,
+    TIE_EVENT_FILE_DETECTION_TOPIC,
+    TIE_EVENT_FILE_FIRST_INSTANCE_TOPIC,
+    TIE_EVENT_FILE_PREVALENCE_CHANGE_TOPIC,
+    TIE_EVENT_FILE_REPUTATION_CHANGE_TARGETED_TOPIC,
+    TIE_EVENT_FILE_REPUTATION_CHANGE_TOPIC,
+)
 from dxltieclient.sandbox import Sandbox
 
 SAMPLE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -62,10 +71,10 @@ NOTEPAD_HASHES = {
 CERT_SHA1 = "6EAE26DB8C13182A7947982991B4321732CC3DE2"
 CERT_PUBLIC_KEY_SHA1 = "3B87A2D6F39770160364B79A152FCC73BAE27ADF"
 
-FILE_REP_CHANGE_TOPIC = "/mcafee/event/tie/file/repchange/broadcast"
-CERT_REP_CHANGE_TOPIC = "/mcafee/event/tie/cert/repchange/broadcast"
-DETECTION_TOPIC = "/mcafee/event/tie/file/detection"
-FIRST_INSTANCE_TOPIC = "/mcafee/event/tie/file/firstinstance"
+FILE_REP_CHANGE_TOPIC = TIE_EVENT_FILE_REPUTATION_CHANGE_TOPIC
+CERT_REP_CHANGE_TOPIC = TIE_EVENT_CERT_REPUTATION_CHANGE_TOPIC
+DETECTION_TOPIC = TIE_EVENT_FILE_DETECTION_TOPIC
+FIRST_INSTANCE_TOPIC = TIE_EVENT_FILE_FIRST_INSTANCE_TOPIC
 
 DETECTION_AGENT = "{68125cd6-a5d8-11e6-348e-000c29663178}"
 FIRST_INSTANCE_AGENT = "{3a35dc8e-a5d8-11e6-1b4c-000c29ae5c12}"
@@ -146,6 +155,18 @@ def check_advanced_get_reputation(lines):
             "the certificate lacks its GTI or enterprise reputation")
 
 
+def check_reputation_updates(lines):
+    require(any(line.startswith("Reputation updates since ") for line in lines),
+            "missing the 'Reputation updates since ...' line")
+    pages = [line for line in lines if line.startswith("Pages: ")]
+    require(pages and int(pages[-1].split(": ")[1]) >= 1, "missing the 'Pages: N' line")
+
+
+def check_update_metadata(lines):
+    require(lines == ["File metadata sent.", "Certificate metadata sent."],
+            "expected the two 'metadata sent.' lines")
+
+
 # -- triggers of the callback samples -----------------------------------------------------------
 
 
@@ -190,6 +211,17 @@ def change_file_reputations(sandbox):
         for result in current + results:
             if not result.ok:
                 raise result.error
+
+
+def spread_new_file(sandbox, systems=2):
+    """Looks a new file up from ``systems`` DXL clients: TIE announces its growing prevalence."""
+    digest = hashlib.sha256(os.urandom(16)).hexdigest()
+    config = DxlClientConfig.create_dxl_config_from_file(sandbox.config_file)
+    for _ in range(systems):
+        with DxlClient(config) as client:  # a new client id each time: a new "system"
+            client.connect()
+            TieClient(client).get_file_reputation({HashType.SHA256: digest})
+        config = DxlClientConfig.create_dxl_config_from_file(sandbox.config_file)
 
 
 def emit_detection(sandbox):
@@ -353,6 +385,16 @@ SAMPLES = [
     CallbackSample("advanced/advanced_async_reputation_watch.py", change_file_reputations,
                    ["Reputations of {}:".format(hashes[HashType.MD5]) for hashes in WATCHED_FILES],
                    exits=True),
+    CallbackSample("advanced/advanced_targeted_reputation_change_callback_example.py",
+                   change_reputations,
+                   ["Targeted reputation change on topic: "
+                    + TIE_EVENT_FILE_REPUTATION_CHANGE_TARGETED_TOPIC,
+                    "Targeted reputation change on topic: "
+                    + TIE_EVENT_CERT_REPUTATION_CHANGE_TARGETED_TOPIC]),
+    CallbackSample("advanced/advanced_file_prevalence_callback_example.py", spread_new_file,
+                   ["Prevalence change on topic: " + TIE_EVENT_FILE_PREVALENCE_CHANGE_TOPIC]),
+    Sample("advanced/advanced_reputation_updates_example.py", check_reputation_updates),
+    Sample("advanced/advanced_update_metadata_example.py", check_update_metadata),
 ]
 
 
