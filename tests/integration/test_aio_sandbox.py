@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from typing import Any, Dict, List
 
 import pytest
@@ -230,3 +231,59 @@ async def test_detection_and_first_instance_streams_end_when_the_consumer_is_can
         assert received[1][0]["agentGuid"] == "{aio-agent}"
         assert not {EventKind.DETECTION, EventKind.FIRST_INSTANCE} & set(dxl_client.subscriptions)
 
+
+
+async def _collect_until(stream: Any, predicate: Any, seen: List[Any]) -> Any:
+    async def consume() -> Any:
+        async for event_dict in stream:
+            seen.append(event_dict)
+            if predicate(event_dict):
+                return event_dict
+    return await asyncio.wait_for(consume(), STEP)
+
+
+def _md5_is(hashes: Dict[str, str]) -> Any:
+    return lambda item: item.get("hashes", {}).get(HashType.MD5) == hashes[HashType.MD5]
+
+
+async def test_targeted_and_prevalence_streams_and_reputation_updates(tie_sandbox):
+    since = int(time.time())
+    x, y, z = (unique_hashes("aio-targeted-{}".format(name)) for name in "xyz")
+    config = tie_sandbox.config_file
+    async with AsyncTieClient.from_config(config) as a, AsyncTieClient.from_config(config) as b, \
+            AsyncTieClient.from_config(config) as c:
+        async with a.events(EventKind.FILE_REPUTATION_CHANGE_TARGETED) as a_targeted, \
+                b.events(EventKind.FILE_REPUTATION_CHANGE_TARGETED) as b_targeted, \
+                a.events(EventKind.FILE_PREVALENCE) as a_prevalence:
+            await a.get_file_reputation(x)
+            await b.get_file_reputation(y)
+            await a.set_file_reputation(TrustLevel.KNOWN_MALICIOUS, x)
+            await a.set_file_reputation(TrustLevel.KNOWN_TRUSTED, y)
+            await a.set_file_reputation(TrustLevel.MIGHT_BE_MALICIOUS, x)
+            seen_by_a: List[Any] = []
+            seen_by_b: List[Any] = []
+            last = await _collect_until(a_targeted, lambda item: _md5_is(x)(item) and item[
+                "newReputations"][FileProvider.ENTERPRISE]["trustLevel"]
+                == TrustLevel.MIGHT_BE_MALICIOUS, seen_by_a)
+            assert last is not None
+            await _collect_until(b_targeted, _md5_is(y), seen_by_b)
+            # A got y's event (sent between x's two) only if the filter failed: it is dropped.
+            assert not [item for item in seen_by_a if _md5_is(y)(item)]
+            assert not [item for item in seen_by_b if _md5_is(x)(item)]
+
+            counts = []
+            for tie in (a, b, c):
+                await tie.get_file_reputation(z)
+                event = await _collect_until(a_prevalence, _md5_is(z), [])
+                counts.append((event["enterpriseCount"], event["prevalent"]))
+            assert counts == [(1, False), (2, False), (3, True)]  # the sandbox's threshold is 3
+
+        pages = [page async for page in a.iter_reputation_updates(since, query_limit=5000)]
+        sync_pages = await asyncio.to_thread(
+            lambda: list(a.tie_client.iter_reputation_updates(since, query_limit=5000)))
+        assert pages == sync_pages
+        listed = {entry.get("sha1") for page in pages for entry in page["fileHashes"]}
+        assert {x[HashType.SHA1], y[HashType.SHA1]} <= listed
+        assert await a.get_reputation_updates(since, 5000) == pages[0]
+        await a.update_file_metadata(x, name="aio.exe", size=1)
+        await a.update_certificate_metadata(CERT_SHA1.lower(), subject="CN=aio")
