@@ -73,7 +73,8 @@ class AsyncTieClient:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def from_config(cls, config_file: str) -> AsyncIterator["AsyncTieClient"]:
+    async def from_config(cls, config_file: str, connect_retries: Optional[int] = None
+                          ) -> AsyncIterator["AsyncTieClient"]:
         """
         An async context manager that creates a :class:`dxlclient.client.DxlClient` from a
         ``dxlclient.config`` file, connects it (in a worker thread: connecting blocks), yields an
@@ -86,9 +87,11 @@ class AsyncTieClient:
                 ...
 
         :param config_file: the path of the DXL client configuration
+        :param connect_retries: how many times to retry connecting (``None``: dxlclient's
+            default, which retries forever while no broker answers)
         :return: the async context manager
         """
-        dxl_client = await _connect_in_thread(config_file)
+        dxl_client = await _connect_in_thread(config_file, connect_retries)
         try:
             tie = cls(dxl_client)
             try:
@@ -435,11 +438,14 @@ class AsyncTieClient:
         return stream
 
 
-def _new_connected_client(config_file: str) -> Any:
+def _new_connected_client(config_file: str, connect_retries: Optional[int]) -> Any:
     from dxlclient.client import DxlClient
     from dxlclient.client_config import DxlClientConfig
 
-    dxl_client = DxlClient(DxlClientConfig.create_dxl_config_from_file(config_file))
+    config = DxlClientConfig.create_dxl_config_from_file(config_file)
+    if connect_retries is not None:
+        config.connect_retries = connect_retries
+    dxl_client = DxlClient(config)
     try:
         dxl_client.connect()
     except BaseException:
@@ -448,9 +454,10 @@ def _new_connected_client(config_file: str) -> Any:
     return dxl_client
 
 
-async def _connect_in_thread(config_file: str) -> Any:
+async def _connect_in_thread(config_file: str, connect_retries: Optional[int]) -> Any:
     """Creates and connects a DXL client in a worker thread; destroys it if the caller gives up."""
-    future = asyncio.get_running_loop().run_in_executor(None, _new_connected_client, config_file)
+    future = asyncio.get_running_loop().run_in_executor(None, _new_connected_client, config_file,
+                                                        connect_retries)
     try:
         return await asyncio.shield(future)
     except asyncio.CancelledError:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import socket
 import time
 from typing import Any, Dict, List
 
 import pytest
+from dxlclient.exceptions import DxlException
 
 from dxltieclient import (
     BulkResult,
@@ -287,3 +289,16 @@ async def test_targeted_and_prevalence_streams_and_reputation_updates(tie_sandbo
         assert await a.get_reputation_updates(since, 5000) == pages[0]
         await a.update_file_metadata(x, name="aio.exe", size=1)
         await a.update_certificate_metadata(CERT_SHA1.lower(), subject="CN=aio")
+
+
+async def test_from_config_gives_up_after_its_connect_retries(tie_sandbox, tmp_path):
+    with socket.socket() as probe:  # a free port: nothing listens there once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    text = open(tie_sandbox.config_file).read()
+    dead = tmp_path / "dead.config"
+    dead.write_text(text.replace(";{};".format(tie_sandbox.port), ";{};".format(port)))
+    assert dead.read_text() != text
+    with pytest.raises(DxlException):
+        async with AsyncTieClient.from_config(str(dead), connect_retries=1):
+            pass  # pragma: no cover  (never connected)

@@ -419,3 +419,4 @@ async def test_cancelling_a_bulk_call_drops_every_pending_request(afake, atie):
 async def test_an_empty_bulk_call_sends_nothing(afake, atie):
     assert await atie.get_file_reputations([]) == []
     assert afake.nothing_sent
+
