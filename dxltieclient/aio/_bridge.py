@@ -74,7 +74,7 @@ class LoopBridge:
         for function, args in calls:
             try:
                 function(*args)
-            except Exception:  # noqa: BLE001  (one bad call must not lose the others)
+            except Exception:  # one bad call must not lose the others
                 _logger.exception("Error in a call handed to the event loop")
 
 
