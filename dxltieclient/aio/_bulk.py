@@ -144,10 +144,13 @@ class _BulkRun:
         """Runs a step; an exception it raises (from ``progress``) ends the call with it."""
         try:
             step(*args)
-        except BaseException as error:  # handed to the awaiting coroutine
+        except Exception as error:  # handed to the awaiting coroutine
             if not self.finished.done():
                 self.finished.set_exception(error)
             self.abort()
+        except BaseException:  # KeyboardInterrupt, SystemExit: stop the loop as they should
+            self.abort()
+            raise
 
     def abort(self) -> None:
         """Drops every outstanding request from dxlclient's tables; later responses are ignored."""
