@@ -110,6 +110,9 @@ class _BulkRun:
         index = self._pending.pop(response.request_message_id, None)
         if index is None:  # a late response to an item already timed out, or an aborted call
             return
+        # dxlclient drops its own records once this callback returns, on its thread: drop them
+        # now, so that they are gone when the call returns.
+        forget(self._dxl_client, response.request_message_id)
         self._guarded(self._complete, index, response)
 
     def _complete(self, index: int, response: Any) -> None:

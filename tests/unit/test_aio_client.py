@@ -293,6 +293,12 @@ async def test_many_concurrent_calls_resolve_their_own_futures(afake, atie):
 # -- bulk -------------------------------------------------------------------------------------
 
 
+async def _release_every_millisecond(fake: AsyncFakeDxlClient) -> None:
+    while True:
+        await asyncio.sleep(0.001)
+        fake.release()
+
+
 def _echo_reputation(fake: AsyncFakeDxlClient) -> None:
     """Makes the fake answer each lookup with the base64 value of its first hash."""
     original = fake._send_request
@@ -312,8 +318,13 @@ async def test_bulk_lookups_keep_input_order_bound_concurrency_and_match_the_thr
     items: List[Dict[str, str]] = [{HashType.MD5: "{:032x}".format(n)} for n in range(60)]
     items[5] = {HashType.MD5: "bad"}
     progress: List[Tuple[int, int]] = []
-    results = await atie.get_file_reputations(items, max_in_flight=7,
-                                              progress=lambda *p: progress.append(p))
+    afake.hold = True  # answered in batches by the releaser, so that requests pile up
+    releaser = asyncio.ensure_future(_release_every_millisecond(afake))
+    try:
+        results = await asyncio.wait_for(atie.get_file_reputations(
+            items, max_in_flight=7, progress=lambda *p: progress.append(p)), 10)
+    finally:
+        releaser.cancel()
     assert all(isinstance(result, BulkResult) for result in results)
     assert [result.index for result in results] == list(range(60))
     assert [result.item for result in results] == items
