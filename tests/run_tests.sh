@@ -17,7 +17,7 @@ if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
 fi
 
 # (checked from / so that the work tree itself does not count as an installed package)
-if ! (cd / && python3 -c "import dxltieclient, pytest, hypothesis, pytest_timeout") \
+if ! (cd / && python3 -c "import dxltieclient, pytest, hypothesis, pytest_timeout, pytest_asyncio") \
         >/dev/null 2>&1; then
     echo "Installing dxltieclient with its test tools..."
     python3 -m pip install -q -e ".[test]"
