@@ -131,6 +131,7 @@ class EventStream:
     :param dxl_client: a connected :class:`dxlclient.client.DxlClient`
     :param kinds: the :class:`EventKind` values to receive
     :param max_queue: the most events waiting for the consumer (a positive int)
+    :param on_close: called with the stream when it closes (the client forgets it then)
     """
 
     def __init__(self, dxl_client: Any, kinds: List[str], max_queue: int,
@@ -207,7 +208,11 @@ class EventStream:
                 callback = _targeted.TargetedEventFilter(callback, own_ids)
             self._callbacks[kind] = callback
             self._dxl_client.add_event_callback(kind, callback, subscribe_to_topic=False)
-        await asyncio.to_thread(self._subscribe, list(self._kinds))
+        try:
+            await asyncio.to_thread(self._subscribe, list(self._kinds))
+        except BaseException:
+            await self.aclose()  # no half-open stream: the callbacks go, the error propagates
+            raise
         return self
 
     def _subscribe(self, topics: List[str]) -> None:

@@ -267,3 +267,14 @@ async def test_two_consumers_of_one_stream_share_its_events(afake, atie):
                                                  EventKind.DETECTION))
         done = await asyncio.wait_for(asyncio.gather(*firsts), 5)
     assert sorted(detection["detectionTime"] for detection in done) == [0, 1]
+
+
+async def test_a_failed_subscription_leaves_nothing_registered(afake, atie):
+    def refuse(topic: str) -> None:
+        raise RuntimeError("broker said no")
+
+    afake.subscribe = refuse
+    with pytest.raises(RuntimeError, match="broker said no"):
+        async with atie.events(EventKind.DETECTION):
+            pass  # pragma: no cover
+    assert afake.callbacks_for(EventKind.DETECTION) == []
