@@ -29,7 +29,7 @@ from dxlclient.message import Message
 
 from .. import _bulk, _errors, _wire
 from .. import client as _client
-from ..client import TieClient, _check_progress, _kwargs_builder, _page_keys, _without
+from ..client import TieClient, _kwargs_builder
 from . import _bridge
 from ._bulk import run_requests
 from ._events import DEFAULT_MAX_QUEUE, EventStream, check_kinds
@@ -322,20 +322,11 @@ class AsyncTieClient:
 
     async def _pages(self, since_time: int, options: Tuple[Any, ...],
                      timeout: Optional[float]) -> AsyncIterator[Dict[str, Any]]:
-        """The paging loop of :func:`dxltieclient.client._iter_pages`, awaiting each page."""
-        since = since_time
-        seen: Set[Tuple[str, str, str]] = set()
-        while True:
-            page = await self.get_reputation_updates(since, *options, timeout=timeout)
-            keys = _page_keys(page) - seen
-            latest = page["latestUpdateTime"]
-            if page["queryLimitExceeded"]:
-                _check_progress(latest, since, bool(keys))
-            yield _without(page, seen)
-            if not page["queryLimitExceeded"]:
-                return
-            seen = seen | keys if latest == since else keys
-            since = latest
+        """Follows the pages with :class:`dxltieclient._wire.UpdatesPager`, awaiting each."""
+        pager = _wire.UpdatesPager(since_time, _client.TIE_GET_REPUTATION_UPDATES_TOPIC)
+        while not pager.done:
+            yield pager.take(await self.get_reputation_updates(pager.since, *options,
+                                                               timeout=timeout))
 
     async def update_file_metadata(self, hashes: _Hashes, **metadata: Any) -> None:
         """
