@@ -431,3 +431,32 @@ async def test_an_empty_bulk_call_sends_nothing(afake, atie):
     assert await atie.get_file_reputations([]) == []
     assert afake.nothing_sent
 
+
+
+def _request_methods() -> List[str]:
+    """TieClient's public methods that talk to TIE (not callbacks, not helpers)."""
+    skipped = ("add_", "remove_", "valid_parameter")
+    return sorted(name for name in dir(TieClient) if not name.startswith("_")
+                  and callable(getattr(TieClient, name)) and not name.startswith(skipped)
+                  and name in vars(TieClient))
+
+
+def test_every_request_method_has_a_coroutine_with_the_same_parameters():
+    import inspect
+
+    names = _request_methods()
+    assert "get_reputation_updates" in names and "get_file_reputations" in names
+    for name in names:
+        sync_parameters = [(p.name, p.kind, p.default) for p in inspect.signature(
+            getattr(TieClient, name)).parameters.values()]
+        async_method = getattr(AsyncTieClient, name)
+        async_parameters = [(p.name, p.kind, p.default) for p in inspect.signature(
+            async_method).parameters.values()]
+        assert async_parameters[:len(sync_parameters)] == sync_parameters, name
+        extra = async_parameters[len(sync_parameters):]
+        assert extra in (
+            [], [("timeout", inspect.Parameter.KEYWORD_ONLY, None)]), name
+        if name == "iter_reputation_updates":
+            assert inspect.isasyncgenfunction(AsyncTieClient._pages)
+        else:
+            assert inspect.iscoroutinefunction(async_method), name
