@@ -42,7 +42,8 @@ class LoopBridge:
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
+        # A weak reference: the bridges are kept in a WeakKeyDictionary keyed by their loop.
+        self._loop = weakref.ref(loop)
         self._lock = threading.Lock()
         self._calls: List[_Call] = []
         self._scheduled = False
@@ -57,8 +58,11 @@ class LoopBridge:
             if self._scheduled:
                 return
             self._scheduled = True
+        loop = self._loop()
         try:
-            self._loop.call_soon_threadsafe(self._run)
+            if loop is None:
+                raise RuntimeError("the event loop is gone")
+            loop.call_soon_threadsafe(self._run)
         except RuntimeError:  # the loop is closed: its futures can never be awaited again
             with self._lock:
                 dropped = len(self._calls)

@@ -460,3 +460,23 @@ def test_every_request_method_has_a_coroutine_with_the_same_parameters():
             assert inspect.isasyncgenfunction(AsyncTieClient._pages)
         else:
             assert inspect.iscoroutinefunction(async_method), name
+
+
+def test_finished_event_loops_are_not_kept_alive_by_their_bridge():
+    import gc
+    import weakref
+
+    from dxltieclient.aio import _bridge
+
+    fake = AsyncFakeDxlClient()
+    try:
+        loop = asyncio.new_event_loop()
+        loop.run_until_complete(AsyncTieClient(fake).get_file_reputation(HASHES))
+        assert loop in _bridge._BRIDGES
+        loop.close()
+        gone = weakref.ref(loop)
+        del loop
+        gc.collect()
+        assert gone() is None
+    finally:
+        fake.close()
