@@ -21,6 +21,7 @@ with open(os.path.join(HERE, "README.md"), encoding="utf-8") as readme:
 TEST_REQUIRES = [
     "pytest>=7",
     "pytest-timeout>=2.1",
+    "pytest-asyncio>=0.23",
     "hypothesis>=6",
     "ruff>=0.4",
     "mypy>=1.5",

@@ -13,6 +13,9 @@ the TIE emulator, each its own process), runs
    10 ms (target: bulk >= 10x sequential at 10 ms), with the CPU cost per 1,000 requests;
 3. ``events``: reputation change events per second through a ReputationChangeCallback against a
    raw EventCallback, published by a separate process;
+4. ``aio``: AsyncTieClient.get_file_reputations against the threaded bulk call and raw async
+   requests at the same window, and 1,000 concurrent lookups from one event loop (targets: async
+   bulk >= 0.9x the threaded req/s, <= 1.1x its client CPU per request);
 
 and brings the sandbox down, whatever happens. Progress goes to stderr, the table to stdout. The
 figures are measurements, not pass/fail: the exit status is 0 when every benchmark ran (targets
@@ -33,7 +36,13 @@ from typing import Any, List, Optional
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench import bench_bulk, bench_events, bench_overhead, profile_client  # noqa: E402
+from bench import (  # noqa: E402
+    bench_aio,
+    bench_bulk,
+    bench_events,
+    bench_overhead,
+    profile_client,
+)
 from bench._common import (  # noqa: E402
     Report,
     connect,
@@ -46,16 +55,18 @@ from bench._common import (  # noqa: E402
     system_cpu_times,
 )
 
-BENCHMARKS = ("overhead", "bulk", "events")
+BENCHMARKS = ("overhead", "bulk", "events", "aio")
 
 #: Sizes of a full run (about 1-2 minutes on 2 cores) and of ``--quick`` (a few seconds).
 SIZES = {
     "full": {"overhead_calls": 2000, "overhead_warmup": 200, "bulk_total": 5000,
              "bulk_sequential_0ms": 5000, "bulk_sequential_10ms": 500, "event_count": 5000,
-             "event_rounds": 2, "profile_count": 2000},
+             "event_rounds": 2, "profile_count": 2000, "aio_total": 2000,
+             "aio_concurrent": 1000, "aio_rounds": 3},
     "quick": {"overhead_calls": 60, "overhead_warmup": 20, "bulk_total": 150,
               "bulk_sequential_0ms": 60, "bulk_sequential_10ms": 30, "event_count": 300,
-              "event_rounds": 1, "profile_count": 100},
+              "event_rounds": 1, "profile_count": 100, "aio_total": 100,
+              "aio_concurrent": 100, "aio_rounds": 1},
 }
 #: The emulated server delays of the bulk benchmark, in milliseconds.
 DELAYS_MS = (0.0, 10.0)
@@ -124,6 +135,9 @@ def _run(args: argparse.Namespace, directory: str, report: Report) -> int:
         if "events" in selected:
             attempt("events", bench_events.run, client, config_file, report,
                     count=sizes["event_count"], rounds=sizes["event_rounds"])
+        if "aio" in selected:
+            attempt("aio", bench_aio.run, client, report, total=sizes["aio_total"],
+                    concurrent=sizes["aio_concurrent"], rounds=sizes["aio_rounds"])
         if "bulk" in selected:
             for delay in DELAYS_MS:
                 if delay:

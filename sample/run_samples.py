@@ -8,11 +8,12 @@ Runs every sample against the local sandbox and checks what it prints.
 It brings a sandbox up (a local DXL fabric on Mosquitto with a TIE emulator) in a temporary
 folder, on a free port, and writes its client configuration to ``sample/dxlclient.config`` (the
 template found there is put back at the end). Then it runs each sample in its own process, with a
-time limit: the ones that finish are checked when they exit; the three callback samples, which
-wait for events forever, are started, sent the matching events once they print their "Waiting
-for ..." line, checked once their output shows the events, and stopped. Each sample's output is
-printed under a header, followed by the summary line ``samples: N passed, M failed``. The sandbox
-is brought down whatever happens; the exit status is 1 when a sample failed.
+time limit: the ones that finish are checked when they exit; the callback samples, which wait
+for events, are started, sent the matching events once they print their "Waiting for ..." line,
+checked once their output shows the events, and stopped (the asyncio watch sample must stop by
+itself, with exit status 0). Each sample's output is printed under a header, followed by the
+summary line ``samples: N passed, M failed``. The sandbox is brought down whatever happens; the
+exit status is 1 when a sample failed.
 """
 
 import argparse
@@ -193,6 +194,25 @@ def change_reputations(sandbox):
             CERT_PUBLIC_KEY_SHA1, comment="run_samples.py")
 
 
+#: The files whose reputations change_file_reputations changes (digests of three names).
+WATCHED_FILES = [{name: getattr(hashlib, name)("async-watch-{}".format(n).encode()).hexdigest()
+                  for name in (HashType.MD5, HashType.SHA1, HashType.SHA256)} for n in range(3)]
+
+
+def change_file_reputations(sandbox):
+    """Changes the reputations of the three WATCHED_FILES at once (three change events)."""
+    with DxlClient(DxlClientConfig.create_dxl_config_from_file(sandbox.config_file)) as client:
+        client.connect()
+        tie_client = TieClient(client)
+        current = tie_client.get_file_reputations(WATCHED_FILES)
+        results = tie_client.set_file_reputations([
+            {"trust_level": _another_trust_level(result.value, FileProvider.ENTERPRISE),
+             "hashes": result.item} for result in current])
+        for result in current + results:
+            if not result.ok:
+                raise result.error
+
+
 def spread_new_file(sandbox, systems=2):
     """Looks a new file up from ``systems`` DXL clients: TIE announces its growing prevalence."""
     digest = hashlib.sha256(os.urandom(16)).hexdigest()
@@ -252,10 +272,11 @@ class Sample:
 class CallbackSample:
     """A sample that waits for events: started, sent events, checked, then stopped."""
 
-    def __init__(self, path, trigger, topics):
+    def __init__(self, path, trigger, topics, exits=False):
         self.path = path
         self.trigger = trigger
         self.topic_lines = topics
+        self.exits = exits  # True: the sample must then stop by itself, with exit status 0
 
     def run(self, sandbox, sample_dir=SAMPLE_DIR):
         """
@@ -281,6 +302,12 @@ class CallbackSample:
                     type(error).__name__, error))
             _wait_for(self._events_printed, line_queue, lines, EVENT_TIMEOUT,
                       "the events did not show")
+            if self.exits:
+                try:
+                    require(process.wait(STOP_TIMEOUT) == 0, "exit status " + str(process.poll()))
+                except subprocess.TimeoutExpired:
+                    raise SampleFailure("did not stop by itself within {:.0f} s".format(
+                        STOP_TIMEOUT))
             require(not any("Error" in line for line in lines), "'Error' in the output")
         except SampleFailure as failure:
             raise SampleFailure(failure.reason, lines)
@@ -355,6 +382,9 @@ SAMPLES = [
                    ["Detection on topic: " + DETECTION_TOPIC]),
     CallbackSample("basic/basic_first_instance_callback.py", emit_first_instance,
                    ["First instance on topic: " + FIRST_INSTANCE_TOPIC]),
+    CallbackSample("advanced/advanced_async_reputation_watch.py", change_file_reputations,
+                   ["Reputations of {}:".format(hashes[HashType.MD5]) for hashes in WATCHED_FILES],
+                   exits=True),
     CallbackSample("advanced/advanced_targeted_reputation_change_callback_example.py",
                    change_reputations,
                    ["Targeted reputation change on topic: "

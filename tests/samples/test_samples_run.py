@@ -29,6 +29,7 @@ def json_after(lines, header):
 
 def test_every_sample_is_covered(samples_by_name):
     assert sorted(samples_by_name) == [
+        "advanced_async_reputation_watch",
         "advanced_file_prevalence_callback_example",
         "advanced_get_reputation_example",
         "advanced_reputation_updates_example",
@@ -132,6 +133,21 @@ def test_first_instance_callback(samples_by_name, tie_sandbox, sample_tree):
                      "name": "notepad.exe"}
 
 
+def test_async_reputation_watch(samples_by_name, tie_sandbox, sample_tree):
+    lines = run(samples_by_name["advanced_async_reputation_watch"], tie_sandbox, sample_tree)
+
+    assert lines[0] == "Waiting for reputation change events..."
+    assert lines[-1] == "Watched 3 reputation changes; stopping."
+    for hashes in run_samples.WATCHED_FILES:
+        md5 = hashes[run_samples.HashType.MD5]
+        assert "Reputation change for file: " + md5 in lines
+        assert lines.index("Reputation change for file: " + md5) < lines.index(
+            "Reputations of {}:".format(md5))
+        reputations = json_after(lines, "Reputations of {}:".format(md5))
+        assert reputations["3"]["trustLevel"] in (run_samples.TrustLevel.KNOWN_TRUSTED,
+                                                  run_samples.TrustLevel.MOST_LIKELY_TRUSTED)
+
+
 def test_a_sample_that_prints_the_wrong_thing_fails(tmp_path, tie_sandbox):
     """The checks can fail: a sample printing something else is reported with its output."""
     (tmp_path / "basic").mkdir()
@@ -164,3 +180,18 @@ def test_json_output_is_parsed(samples_by_name):
     # json_after is what the checks above rely on: make sure it reads a pretty-printed object
     lines = ["Header:"] + json.dumps({"1": {"a": 1}}, indent=4).splitlines() + ["", "Next"]
     assert json_after(lines, "Header:") == {"1": {"a": 1}}
+
+
+def test_a_watch_sample_that_does_not_stop_by_itself_fails(tmp_path, tie_sandbox, monkeypatch):
+    monkeypatch.setattr(run_samples, "STOP_TIMEOUT", 1.0)
+    (tmp_path / "advanced").mkdir()
+    (tmp_path / "advanced" / "endless.py").write_text(
+        'import time\nprint("Waiting for reputation change events...", flush=True)\n'
+        'print("Reputations of x:\\n{\\n}", flush=True)\ntime.sleep(60)\n')
+    sample = run_samples.CallbackSample("advanced/endless.py", lambda sandbox: None,
+                                        ["Reputations of x:"], exits=True)
+
+    with pytest.raises(SampleFailure) as failure:
+        sample.run(tie_sandbox, str(tmp_path))
+
+    assert "did not stop by itself" in failure.value.reason
