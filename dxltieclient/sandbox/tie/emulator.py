@@ -9,17 +9,33 @@ the external report event, and answers over the SQLite store (:mod:`.service`, :
 Emulated server delay: with ``delay_ms`` > 0, each reply (and the events the request caused) is
 sent ``delay_ms`` after the request arrived, by one scheduler thread holding a heap of due
 messages (:class:`DelayedSender`): a request callback never sleeps, so requests overlap.
+
+Why nothing here runs on dxlclient's threads: dxlclient's MQTT network thread hands each incoming
+message to a bounded queue (``incoming_message_queue_size``) while holding the MQTT client's
+callback lock, and its incoming-message workers run our callbacks. A callback that publishes (a
+reply, an event) needs the MQTT client: when the queue is full, the network thread waits for the
+workers, the workers wait for the network thread, and the emulator is wedged for good. So the
+callbacks only hand the message to a :class:`WorkQueue` the emulator owns, which never blocks;
+one worker thread of ours (``tie-emulator-worker``) does the store work and the publishing.
+
+Flow control: the work queue holds at most :data:`MAX_PENDING_REQUESTS` requests. A request that
+arrives when it is full is answered (first, without touching the store) with the broker's
+"service overloaded" error, code ``0x80000002``: every request gets a reply, and a request
+answered with an error changed nothing. External reports (events: there is no one to answer)
+are queued up to :data:`MAX_PENDING_EVENTS`; beyond that they are dropped and counted, with a
+warning in the log.
 """
 
 from __future__ import annotations
 
+import collections
 import heapq
 import itertools
 import logging
 import signal
 import threading
 import time
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 from dxlclient.callbacks import EventCallback, RequestCallback
 from dxlclient.client import DxlClient
@@ -50,6 +66,104 @@ MESSAGE_QUEUE_SIZE = 10000
 REGISTER_TIMEOUT = 30.0
 #: Seconds to wait for the unregistration before disconnecting anyway.
 UNREGISTER_TIMEOUT = 5.0
+#: The most requests waiting for the emulator's worker; more get :data:`SERVICE_OVERLOADED_CODE`.
+MAX_PENDING_REQUESTS = 50000
+#: The most external reports waiting for the emulator's worker; more are dropped (and counted).
+MAX_PENDING_EVENTS = 200000
+#: The broker's error code for an overloaded service (``0x80000002``), as a signed 32-bit
+#: number, the way dxlclient reports broker codes.
+SERVICE_OVERLOADED_CODE = 0x80000002 - (1 << 32)
+#: The error message that goes with :data:`SERVICE_OVERLOADED_CODE`.
+SERVICE_OVERLOADED_MESSAGE = "service overloaded"
+
+
+class WorkQueue:
+    """
+    The hand-off between dxlclient's incoming-message threads and the emulator's own worker
+    thread: :meth:`offer` never blocks, one daemon thread runs the queued actions in order.
+
+    Each action is offered with a *kind* (``"request"`` or ``"event"``) and a limit per kind:
+    beyond it, the request's *overflow* action is queued instead (a tiny one: an error reply),
+    or an event is dropped and counted.
+
+    :param limits: kind -> the most actions of that kind waiting
+    :param name: the worker thread's name
+    """
+
+    def __init__(self, limits: Dict[str, int], name: str = "tie-emulator-worker") -> None:
+        self._limits = dict(limits)
+        self._pending: Dict[str, int] = {kind: 0 for kind in limits}
+        self._queue: Deque[Tuple[Optional[str], Callable[[], None]]] = collections.deque()
+        self._condition = threading.Condition()
+        self._closed = False
+        #: kind -> actions refused (overflow action run instead, or dropped)
+        self.refused: Dict[str, int] = {kind: 0 for kind in limits}
+        #: actions run
+        self.done = 0
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def offer(self, kind: str, action: Callable[[], None],
+              overflow: Optional[Callable[[], None]] = None) -> bool:
+        """
+        Queues an action without ever blocking.
+
+        :param kind: its kind (a key of the limits)
+        :param action: what to run on the worker thread (exceptions are logged)
+        :param overflow: what to run instead when ``kind`` is at its limit (or ``None``: drop)
+        :return: whether ``action`` was queued
+        """
+        count = 0
+        with self._condition:
+            if self._closed:
+                refused = True
+            elif self._pending[kind] >= self._limits[kind]:
+                refused = True
+                self.refused[kind] += 1
+                count = self.refused[kind]
+                if overflow is not None:  # ahead of the rest: it is quick, and frees memory
+                    self._queue.appendleft((None, overflow))
+                    self._condition.notify()
+            else:
+                refused = False
+                self._pending[kind] += 1
+                self._queue.append((kind, action))
+                self._condition.notify()
+        if count == 1 or (count and count % 1000 == 0):
+            logger.warning("TIE emulator overloaded: %d %s(s) refused so far (more than %d "
+                           "waiting)", count, kind, self._limits[kind])
+        return not refused
+
+    def pending(self) -> int:
+        """:return: the number of actions waiting"""
+        with self._condition:
+            return len(self._queue)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """
+        Runs what is queued, then stops the worker thread (bounded wait).
+
+        :param timeout: the longest wait, in seconds
+        """
+        with self._condition:
+            self._closed = True
+            self._condition.notify()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            logger.warning("TIE emulator stopped with %d actions still queued", self.pending())
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                while not self._queue and not self._closed:
+                    self._condition.wait()
+                if not self._queue:
+                    return
+                kind, action = self._queue.popleft()
+                if kind is not None:
+                    self._pending[kind] -= 1
+            _run_safely(action)
+            self.done += 1
 
 
 class DelayedSender:
@@ -143,16 +257,33 @@ def _run_safely(action: Callable[[], None]) -> None:
 
 
 class _RequestHandler(RequestCallback):
-    """Answers the six request topics through :meth:`TieService.handle_request`."""
+    """
+    Answers the six request topics through :meth:`TieService.handle_request`, on the work
+    queue's thread (see the module documentation).
+    """
 
-    def __init__(self, client: DxlClient, service: TieService, sender: DelayedSender) -> None:
+    def __init__(self, client: DxlClient, service: TieService, sender: DelayedSender,
+                 work: WorkQueue) -> None:
         super().__init__()
         self._client = client
         self._service = service
         self._sender = sender
+        self._work = work
 
     def on_request(self, request: Any) -> None:
+        """Runs on a dxlclient thread: only hands the request over (never blocks)."""
         arrival = time.monotonic()
+        self._work.offer("request", lambda: self._handle(request, arrival),
+                         overflow=self._overloaded(request))
+
+    def _overloaded(self, request: Any) -> Callable[[], None]:
+        def reply() -> None:
+            self._client.send_response(ErrorResponse(
+                request, error_code=SERVICE_OVERLOADED_CODE,
+                error_message=SERVICE_OVERLOADED_MESSAGE))
+        return reply
+
+    def _handle(self, request: Any, arrival: float) -> None:
         try:
             outcome = self._service.handle_request(
                 request.destination_topic, request.payload,
@@ -160,6 +291,7 @@ class _RequestHandler(RequestCallback):
         except Exception:  # noqa: BLE001 - handle_request does not raise; belt and braces
             logger.exception("TIE emulator failed on a request to %s", request.destination_topic)
             outcome = Outcome(error=(ERROR_INTERNAL, "TIE emulator internal error"))
+        request.payload = b""  # the reply keeps the request: do not keep its payload too
         self._sender.submit(lambda: self._reply(request, outcome), arrival)
 
     def _reply(self, request: Any, outcome: Outcome) -> None:
@@ -174,17 +306,26 @@ class _RequestHandler(RequestCallback):
 
 
 class _ExternalReportHandler(EventCallback):
-    """Handles external report events through :meth:`TieService.handle_external_report`."""
+    """
+    Handles external report events through :meth:`TieService.handle_external_report`, on the
+    work queue's thread.
+    """
 
-    def __init__(self, client: DxlClient, service: TieService, sender: DelayedSender) -> None:
+    def __init__(self, client: DxlClient, service: TieService, sender: DelayedSender,
+                 work: WorkQueue) -> None:
         super().__init__()
         self._client = client
         self._service = service
         self._sender = sender
+        self._work = work
 
     def on_event(self, event: Any) -> None:
+        """Runs on a dxlclient thread: only hands the event over (never blocks)."""
         arrival = time.monotonic()
-        to_publish = self._service.handle_external_report(event.payload)
+        self._work.offer("event", lambda: self._handle(event.payload, arrival))
+
+    def _handle(self, payload: Any, arrival: float) -> None:
+        to_publish = self._service.handle_external_report(payload)
         if to_publish:
             self._sender.submit(lambda: _publish(self._client, to_publish), arrival)
 
@@ -237,6 +378,7 @@ def serve(config_file: str, store_file: str, delay_ms: float = 0.0,
     previous_handlers = _install_signal_handlers(stop)
     store = Store(store_file)
     sender: Optional[DelayedSender] = None
+    work: Optional[WorkQueue] = None
     try:
         if seed(store):
             logger.info("TIE store %s created and seeded", store_file)
@@ -247,15 +389,16 @@ def serve(config_file: str, store_file: str, delay_ms: float = 0.0,
         config.incoming_message_queue_size = max(
             config.incoming_message_queue_size or 0, MESSAGE_QUEUE_SIZE)
         sender = DelayedSender(delay_ms)
+        work = WorkQueue({"request": MAX_PENDING_REQUESTS, "event": MAX_PENDING_EVENTS})
         with DxlClient(config) as client:
             client.connect()
             info = ServiceRegistrationInfo(client, SERVICE_TYPE)
-            handler = _RequestHandler(client, service, sender)
+            handler = _RequestHandler(client, service, sender, work)
             for topic in REQUEST_TOPICS:
                 info.add_topic(topic, handler)
             client.register_service_sync(info, REGISTER_TIMEOUT)
             client.add_event_callback(TOPIC_EXTERNAL_FILE_REPORT,
-                                      _ExternalReportHandler(client, service, sender))
+                                      _ExternalReportHandler(client, service, sender, work))
             logger.info("TIE emulator serving (delay %s ms, store %s, %s)", delay_ms, store_file,
                         store.counts())
             if on_ready is not None:
@@ -264,8 +407,13 @@ def serve(config_file: str, store_file: str, delay_ms: float = 0.0,
                 pass
             logger.info("TIE emulator stopping")
             _unregister(client, info, UNREGISTER_TIMEOUT)
+            work.close()
             sender.close()
+            logger.info("TIE emulator handled %d requests and reports; refused (overloaded) %s",
+                        work.done, work.refused)
     finally:
+        if work is not None:
+            work.close()
         if sender is not None:
             sender.close()
         store.close()

@@ -1,0 +1,78 @@
+"""The emulator's work queue: dxlclient's threads hand over work without ever blocking."""
+
+import threading
+
+from dxltieclient.sandbox.tie import emulator
+from dxltieclient.sandbox.tie.emulator import WorkQueue
+
+
+def test_actions_run_in_order_on_the_queue_thread():
+    queue = WorkQueue({"request": 10, "event": 10})
+    ran = []
+    done = threading.Event()
+    try:
+        for n in range(5):
+            assert queue.offer("request",
+                               lambda n=n: ran.append((n, threading.current_thread().name)))
+        queue.offer("event", done.set)
+        assert done.wait(5)
+    finally:
+        queue.close()
+    assert [n for n, _ in ran] == list(range(5))
+    assert {name for _, name in ran} == {"tie-emulator-worker"}
+
+
+def test_offer_never_blocks_and_a_full_queue_answers_the_overflow_first():
+    queue = WorkQueue({"request": 2, "event": 1})
+    gate = threading.Event()
+    started = threading.Event()
+    ran = []
+
+    def blocker():
+        started.set()
+        gate.wait(10)
+
+    try:
+        assert queue.offer("request", blocker)
+        assert started.wait(5)  # the worker is busy: what follows waits in the queue
+        assert queue.offer("request", lambda: ran.append("a"))
+        assert queue.offer("request", lambda: ran.append("b"))
+        assert not queue.offer("request", lambda: ran.append("c"),
+                               overflow=lambda: ran.append("overloaded c"))
+        assert queue.offer("event", lambda: ran.append("e1"))
+        assert not queue.offer("event", lambda: ran.append("e2"))  # dropped, counted
+        assert queue.refused == {"request": 1, "event": 1}
+        gate.set()
+    finally:
+        queue.close()
+    assert ran == ["overloaded c", "a", "b", "e1"]
+    assert queue.done == 5
+
+
+def test_an_action_that_raises_is_logged_and_the_queue_goes_on(caplog):
+    queue = WorkQueue({"request": 5})
+    done = threading.Event()
+    try:
+        queue.offer("request", lambda: 1 / 0)
+        queue.offer("request", done.set)
+        assert done.wait(5)
+    finally:
+        queue.close()
+    assert "failed to send a message" in caplog.text
+
+
+def test_close_runs_what_is_queued_then_refuses():
+    queue = WorkQueue({"request": 100})
+    ran = []
+    for n in range(50):
+        queue.offer("request", lambda n=n: ran.append(n))
+    queue.close()
+    assert ran == list(range(50))
+    assert not queue.offer("request", lambda: ran.append("late"))
+    assert "late" not in ran
+
+
+def test_the_overloaded_error_is_the_brokers_code():
+    assert emulator.SERVICE_OVERLOADED_CODE == -2147483646  # 0x80000002 as dxlclient reads it
+    assert emulator.SERVICE_OVERLOADED_MESSAGE == "service overloaded"
+    assert emulator.MAX_PENDING_REQUESTS > 20000  # a 20,000 burst is served, not refused
