@@ -24,6 +24,20 @@ arrives when it is full is answered (first, without touching the store) with the
 answered with an error changed nothing. External reports (events: there is no one to answer)
 are queued up to :data:`MAX_PENDING_EVENTS`; beyond that they are dropped and counted, with a
 warning in the log.
+
+Registration tied to the emulator's life: the emulator's MQTT connection carries a *last will*
+(:func:`set_unregister_will`): the DXL unregistration request of its service. When the emulator
+dies (``kill -9``, a crash, a lost connection), the broker publishes it at once, the fabric
+services drop the registration, and clients get the broker's immediate ``0x80000001`` "unable
+to locate service for request" error instead of timeouts, as on a real broker. dxlclient
+registers the service again after each reconnection.
+
+Identity: the emulator connects with a fresh random client id at each start (one a
+``ClientId`` in its configuration file cannot pin), so no other client can know it in advance and
+take over its MQTT session. It appears on the wire only in the emulator's own service registry
+requests, which the sandbox's strict ACL lets no one but the fabric services read
+(:mod:`dxltieclient.sandbox.authz`). Its reconnect back-off is capped at
+:data:`RECONNECT_DELAY_MAX` seconds, so that it is back within seconds of a broker outage.
 """
 
 from __future__ import annotations
@@ -31,18 +45,21 @@ from __future__ import annotations
 import collections
 import heapq
 import itertools
+import json
 import logging
 import signal
 import threading
 import time
+import uuid
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 from dxlclient.callbacks import EventCallback, RequestCallback
 from dxlclient.client import DxlClient
 from dxlclient.client_config import DxlClientConfig
-from dxlclient.message import ErrorResponse, Event, Response
+from dxlclient.message import ErrorResponse, Event, Request, Response
 from dxlclient.service import ServiceRegistrationInfo
 
+from .._constants import UNREGISTER_TOPIC
 from .seed import seed
 from .service import (
     ERROR_INTERNAL,
@@ -66,6 +83,12 @@ MESSAGE_QUEUE_SIZE = 10000
 REGISTER_TIMEOUT = 30.0
 #: Seconds to wait for the unregistration before disconnecting anyway.
 UNREGISTER_TIMEOUT = 5.0
+#: The longest wait between two reconnection attempts, in seconds (dxlclient's default: 60).
+RECONNECT_DELAY_MAX = 5.0
+#: The growth factor of the wait between reconnection attempts.
+RECONNECT_BACK_OFF_MULTIPLIER = 2.0
+#: The first wait between reconnection attempts, in seconds.
+RECONNECT_DELAY = 0.5
 #: The most requests waiting for the emulator's worker; more get :data:`SERVICE_OVERLOADED_CODE`.
 MAX_PENDING_REQUESTS = 50000
 #: The most external reports waiting for the emulator's worker; more are dropped (and counted).
@@ -337,6 +360,48 @@ def _publish(client: DxlClient, messages: List[EventMessage]) -> None:
         client.send_event(event)
 
 
+def emulator_config(config_file: str) -> DxlClientConfig:
+    """
+    The emulator's dxlclient configuration: the file's, with a larger incoming-message thread
+    pool and queue, a capped reconnect back-off (:data:`RECONNECT_DELAY_MAX`) and a fresh random
+    client id (see the module documentation).
+
+    :param config_file: the dxlclient configuration file (``dxlclient.config``)
+    :return: the configuration
+    """
+    config = DxlClientConfig.create_dxl_config_from_file(config_file)
+    config.incoming_message_thread_pool_size = max(
+        config.incoming_message_thread_pool_size or 1, THREAD_POOL_SIZE)
+    config.incoming_message_queue_size = max(
+        config.incoming_message_queue_size or 0, MESSAGE_QUEUE_SIZE)
+    config.reconnect_delay = RECONNECT_DELAY
+    config.reconnect_delay_max = RECONNECT_DELAY_MAX
+    config.reconnect_back_off_multiplier = RECONNECT_BACK_OFF_MULTIPLIER
+    config.reconnect_when_disconnected = True
+    config._client_id = "{" + str(uuid.uuid4()) + "}"  # dxlclient has no public setter
+    return config
+
+
+def set_unregister_will(client: DxlClient, info: ServiceRegistrationInfo) -> bytes:
+    """
+    Sets the last will of the client's MQTT connection (before it connects): the DXL request
+    that unregisters ``info``'s service, which the broker publishes if the connection ends
+    without a clean disconnection.
+
+    :param client: the emulator's client, not yet connected
+    :param info: the service it will register
+    :return: the will's payload (a DXL request message)
+    """
+    request = Request(UNREGISTER_TOPIC)
+    request.payload = json.dumps({"serviceGuid": info.service_id}).encode("utf-8")
+    # The fabric services answer a request only when it has a reply-to topic; this one is
+    # the dead emulator's own, where the answer goes nowhere.
+    request.reply_to_topic = "/mcafee/client/" + client.config._client_id
+    will = bytes(request._to_bytes())
+    client._client.will_set(UNREGISTER_TOPIC, will, qos=0, retain=False)
+    return will
+
+
 def _unregister(client: DxlClient, info: ServiceRegistrationInfo, timeout: float) -> None:
     """Unregisters the service, giving up after ``timeout`` (dxlclient may wait a minute)."""
     def run() -> None:
@@ -358,8 +423,8 @@ def serve(config_file: str, store_file: str, delay_ms: float = 0.0,
     """
     Runs the TIE emulator until ``stop_event`` is set or the process gets SIGTERM/SIGINT.
 
-    Builds the dxlclient configuration from ``config_file`` (with a larger incoming-message
-    thread pool, so that requests are handled concurrently), connects, seeds the store on first
+    Builds the dxlclient configuration from ``config_file`` (:func:`emulator_config`), sets the
+    connection's last will (:func:`set_unregister_will`), connects, seeds the store on first
     use, registers the TIE service with the six request topics (``register_service_sync``),
     subscribes to the external report event, calls ``on_ready``, and serves. On the way out it
     unregisters the service (bounded wait), sends the replies still pending, disconnects and
@@ -383,16 +448,13 @@ def serve(config_file: str, store_file: str, delay_ms: float = 0.0,
         if seed(store):
             logger.info("TIE store %s created and seeded", store_file)
         service = TieService(store)
-        config = DxlClientConfig.create_dxl_config_from_file(config_file)
-        config.incoming_message_thread_pool_size = max(
-            config.incoming_message_thread_pool_size or 1, THREAD_POOL_SIZE)
-        config.incoming_message_queue_size = max(
-            config.incoming_message_queue_size or 0, MESSAGE_QUEUE_SIZE)
+        config = emulator_config(config_file)
         sender = DelayedSender(delay_ms)
         work = WorkQueue({"request": MAX_PENDING_REQUESTS, "event": MAX_PENDING_EVENTS})
         with DxlClient(config) as client:
-            client.connect()
             info = ServiceRegistrationInfo(client, SERVICE_TYPE)
+            set_unregister_will(client, info)
+            client.connect()
             handler = _RequestHandler(client, service, sender, work)
             for topic in REQUEST_TOPICS:
                 info.add_topic(topic, handler)

@@ -76,3 +76,54 @@ def test_the_overloaded_error_is_the_brokers_code():
     assert emulator.SERVICE_OVERLOADED_CODE == -2147483646  # 0x80000002 as dxlclient reads it
     assert emulator.SERVICE_OVERLOADED_MESSAGE == "service overloaded"
     assert emulator.MAX_PENDING_REQUESTS > 20000  # a 20,000 burst is served, not refused
+
+
+def _write_config(tmp_path):
+    from dxltieclient.sandbox.dxlconfig import write_config
+    from dxltieclient.sandbox.pki import CertificateAuthority
+
+    ca = CertificateAuthority(str(tmp_path / "pki"))
+    ca.ensure()
+    identity = ca.issue("tie-server", str(tmp_path / "c.crt"), str(tmp_path / "c.key"))
+    return write_config(str(tmp_path / "dxlclient.config"), ca.cert_file, identity.cert_file,
+                        identity.key_file, "{broker}", 1883)
+
+
+def test_the_emulator_reconnects_within_seconds_of_an_outage(tmp_path):
+    config = emulator.emulator_config(_write_config(tmp_path))
+    assert config.reconnect_delay_max == emulator.RECONNECT_DELAY_MAX <= 5.0
+    assert config.reconnect_back_off_multiplier == emulator.RECONNECT_BACK_OFF_MULTIPLIER
+    assert config.reconnect_delay <= 1.0
+    assert config.reconnect_when_disconnected
+    assert config.incoming_message_queue_size >= emulator.MESSAGE_QUEUE_SIZE
+    # dxlclient's worst wait: the cap plus its random part (reconnect_delay_random, 25 %)
+    assert config.reconnect_delay_max * (1 + config.reconnect_delay_random) < 10.0
+
+
+def test_the_emulator_gets_a_fresh_random_client_id_at_each_start(tmp_path):
+    path = _write_config(tmp_path)
+    first = emulator.emulator_config(path)._client_id
+    second = emulator.emulator_config(path)._client_id
+    assert first != second
+    assert first.startswith("{") and len(first) == 38
+
+
+def test_the_last_will_is_the_unregistration_of_the_service(tmp_path):
+    import json
+
+    from dxlclient.client import DxlClient
+    from dxlclient.message import Message, Request
+    from dxlclient.service import ServiceRegistrationInfo
+
+    client = DxlClient(emulator.emulator_config(_write_config(tmp_path)))
+    try:
+        info = ServiceRegistrationInfo(client, "/mcafee/service/tie")
+        will = emulator.set_unregister_will(client, info)
+        message = Message._from_bytes(will)
+        assert isinstance(message, Request)
+        assert json.loads(message.payload.decode("utf-8")) == {"serviceGuid": info.service_id}
+        assert message.reply_to_topic.startswith("/mcafee/client/{")
+        assert client._client._will_topic in (b"/mcafee/service/dxl/svcregistry/unregister",
+                                              "/mcafee/service/dxl/svcregistry/unregister")
+    finally:
+        client.destroy()
