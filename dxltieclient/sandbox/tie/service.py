@@ -29,7 +29,11 @@ Behaviour worth knowing:
   name is ignored (as TIE does, issues #16 and #20); its comment is not stored.
 
 Errors: a malformed request gets an error response with code :data:`ERROR_INVALID_REQUEST`
-(400) and a message naming the problem; nothing is changed in the store. An unexpected failure
+(400) and a message naming the problem; nothing is changed in the store. Malformed includes JSON
+nested too deeply to parse and text (a file name, a comment) that is not valid Unicode (a lone
+surrogate escape such as ``"\\ud800"``). Messages and log lines quote at most
+:data:`QUOTE_LIMIT` characters of a bad value (:func:`quote`), and an error message is at most
+:data:`MESSAGE_LIMIT` characters long. An unexpected failure
 (a bug, a store error) gets :data:`ERROR_INTERNAL` (500). A malformed external report is logged
 and ignored (events have no reply).
 
@@ -107,6 +111,11 @@ DEFAULT_QUERY_LIMIT = 100
 #: The largest ``queryLimit`` TIE honours; larger ones are capped.
 MAX_QUERY_LIMIT = 5000
 
+#: The longest prefix of a bad value quoted in an error message or a log line.
+QUOTE_LIMIT = 100
+#: The longest error message the emulator answers or logs.
+MESSAGE_LIMIT = 1000
+
 _REPLY_TO_PREFIX = "/mcafee/client/"
 _DIGEST_SIZES = {hash_type: length // 2 for hash_type, length in HASH_HEX_LENGTHS.items()}
 _TRUST_LEVELS = frozenset(constant_values(TrustLevel).values())
@@ -163,6 +172,35 @@ def agent_guid_from_reply_topic(reply_to_topic: Optional[str]) -> Optional[str]:
     return "{" + client_id + "}"
 
 
+def quote(value: Any, limit: int = QUOTE_LIMIT) -> str:
+    """
+    Quotes a value for an error message or a log line: its ``repr``, cut to ``limit``
+    characters, followed by its full length when cut.
+
+    :param value: any value (from a request)
+    :param limit: the most characters of its ``repr`` to keep
+    :return: e.g. ``'abc'``, or ``'aaaa…(10000002 chars)`` when cut
+    """
+    try:
+        text = repr(value)
+    except RecursionError:
+        return "<a deeply nested {}>".format(type(value).__name__)
+    if len(text) <= limit:
+        return text
+    return "{}…({} chars)".format(text[:limit], len(text))
+
+
+def bounded(message: str, limit: int = MESSAGE_LIMIT) -> str:
+    """
+    :param message: an error message
+    :param limit: the most characters to keep
+    :return: the message, cut to ``limit`` characters (with its full length) when longer
+    """
+    if len(message) <= limit:
+        return message
+    return "{}…({} chars)".format(message[:limit], len(message))
+
+
 # ---------------------------------------------------------------------------------------------
 # Request parsing: each raises RequestError with a message naming the problem.
 # ---------------------------------------------------------------------------------------------
@@ -170,6 +208,8 @@ def agent_guid_from_reply_topic(reply_to_topic: Optional[str]) -> Optional[str]:
 def _parse_object(payload: Any) -> Dict[str, Any]:
     try:
         data = decode_json(payload)
+    except RecursionError:
+        raise RequestError("the payload nests JSON arrays or objects too deeply")
     except (ValueError, TypeError, AttributeError):
         raise RequestError("the payload is not UTF-8 JSON")
     if not isinstance(data, dict):
@@ -179,16 +219,16 @@ def _parse_object(payload: Any) -> Dict[str, Any]:
 
 def _decode_digest(hash_type: str, value: Any) -> str:
     if not isinstance(value, str):
-        raise RequestError("the value of the {} hash must be a base64 string, got {!r}".format(
-            hash_type, value))
+        raise RequestError("the value of the {} hash must be a base64 string, got {}".format(
+            hash_type, quote(value)))
     try:
         digest = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        raise RequestError("the value of the {} hash is not valid base64: {!r}".format(
-            hash_type, value))
+        raise RequestError("the value of the {} hash is not valid base64: {}".format(
+            hash_type, quote(value)))
     if len(digest) != _DIGEST_SIZES[hash_type]:
-        raise RequestError("the {} hash {!r} is {} bytes long, expected {}".format(
-            hash_type, value, len(digest), _DIGEST_SIZES[hash_type]))
+        raise RequestError("the {} hash {} is {} bytes long, expected {}".format(
+            hash_type, quote(value), len(digest), _DIGEST_SIZES[hash_type]))
     return binascii.hexlify(digest).decode("ascii")
 
 
@@ -200,11 +240,11 @@ def _parse_hashes(request: Mapping[str, Any], allowed: Tuple[str, ...]) -> Dict[
     for entry in hash_list:
         if not isinstance(entry, dict) or "type" not in entry or "value" not in entry:
             raise RequestError("each entry of 'hashes' must be an object with 'type' and "
-                               "'value', got {!r}".format(entry))
+                               "'value', got {}".format(quote(entry)))
         hash_type = entry["type"]
-        if hash_type not in allowed:
-            raise RequestError("unknown hash type {!r}: expected {}".format(
-                hash_type, " or ".join(allowed)))
+        if not isinstance(hash_type, str) or hash_type not in allowed:
+            raise RequestError("unknown hash type {}: expected {}".format(
+                quote(hash_type), " or ".join(allowed)))
         hashes[hash_type] = _decode_digest(hash_type, entry["value"])
     return hashes
 
@@ -224,16 +264,16 @@ def _parse_trust_level(request: Mapping[str, Any]) -> int:
     trust_level = request.get("trustLevel")
     if not isinstance(trust_level, int) or isinstance(trust_level, bool) \
             or trust_level not in _TRUST_LEVELS:
-        raise RequestError("'trustLevel' must be one of the TrustLevel values {}, got {!r}".format(
-            sorted(_TRUST_LEVELS), trust_level))
+        raise RequestError("'trustLevel' must be one of the TrustLevel values {}, got {}".format(
+            sorted(_TRUST_LEVELS), quote(trust_level)))
     return trust_level
 
 
 def _check_provider(request: Mapping[str, Any], expected: int) -> None:
     provider_id = request.get("providerId", expected)
     if isinstance(provider_id, bool) or provider_id != expected:
-        raise RequestError("'providerId' must be {} on this topic, got {!r}".format(
-            expected, provider_id))
+        raise RequestError("'providerId' must be {} on this topic, got {}".format(
+            expected, quote(provider_id)))
 
 
 def _parse_text(request: Mapping[str, Any], key: str) -> str:
@@ -241,15 +281,25 @@ def _parse_text(request: Mapping[str, Any], key: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise RequestError("'{}' must be a string, got {!r}".format(key, value))
+        raise RequestError("'{}' must be a string, got {}".format(key, quote(value)))
+    return _check_text(key, value)
+
+
+def _check_text(key: str, value: str) -> str:
+    """Refuses text the store cannot hold: a lone surrogate (from a ``\\ud800`` escape)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RequestError("'{}' is not valid Unicode text: it holds a lone surrogate "
+                           "(an unpaired \\ud800-\\udfff escape): {}".format(key, quote(value)))
     return value
 
 
 def _parse_query_limit(request: Mapping[str, Any]) -> int:
     query_limit = request.get("queryLimit", DEFAULT_QUERY_LIMIT)
     if isinstance(query_limit, bool) or not isinstance(query_limit, int) or query_limit < 1:
-        raise RequestError("'queryLimit' must be an integer from 1 to {}, got {!r}".format(
-            MAX_QUERY_LIMIT, query_limit))
+        raise RequestError("'queryLimit' must be an integer from 1 to {}, got {}".format(
+            MAX_QUERY_LIMIT, quote(query_limit)))
     return min(query_limit, MAX_QUERY_LIMIT)
 
 
@@ -297,7 +347,7 @@ class TieService:
         """
         handler = self._handlers.get(topic)
         if handler is None:
-            message = "Invalid TIE request: unknown topic {}".format(topic)
+            message = "Invalid TIE request: unknown topic {}".format(quote(topic))
             logger.warning(message)
             return Outcome(error=(ERROR_INVALID_REQUEST, message))
         try:
@@ -307,12 +357,12 @@ class TieService:
                            events=[(event_topic, encode_json(event))
                                    for event_topic, event in to_publish])
         except RequestError as error:
-            message = "Invalid TIE request on {}: {}".format(topic, error.message)
-            logger.info("%s (payload %r)", message, _preview(payload))
+            message = bounded("Invalid TIE request on {}: {}".format(topic, error.message))
+            logger.info("%s (payload %s)", message, quote(payload))
             return Outcome(error=(error.code, message))
         except Exception:  # noqa: BLE001 - never let a bug escape into dxlclient's threads
-            logger.exception("TIE emulator failed to handle a request on %s (payload %r)",
-                             topic, _preview(payload))
+            logger.exception("TIE emulator failed to handle a request on %s (payload %s)",
+                             topic, quote(payload))
             return Outcome(error=(ERROR_INTERNAL,
                                   "TIE emulator internal error on {}".format(topic)))
 
@@ -331,11 +381,11 @@ class TieService:
             return [(topic, encode_json(event))
                     for topic, event in self._external_report(_parse_object(payload))]
         except RequestError as error:
-            logger.warning("Ignoring a malformed external report: %s (payload %r)",
-                           error.message, _preview(payload))
+            logger.warning("Ignoring a malformed external report: %s (payload %s)",
+                           bounded(error.message), quote(payload))
         except Exception:  # noqa: BLE001 - never let a bug escape into dxlclient's threads
-            logger.exception("TIE emulator failed to handle an external report (payload %r)",
-                             _preview(payload))
+            logger.exception("TIE emulator failed to handle an external report (payload %s)",
+                             quote(payload))
         return []
 
     # -----------------------------------------------------------------------------------------
@@ -428,8 +478,8 @@ class TieService:
         provider = report.get("provider")
         provider_id = provider.get("id") if isinstance(provider, dict) else None
         if isinstance(provider_id, bool) or provider_id != FileProvider.EXTERNAL:
-            raise RequestError("'provider.id' must be {}, got {!r}".format(
-                FileProvider.EXTERNAL, provider_id))
+            raise RequestError("'provider.id' must be {}, got {}".format(
+                FileProvider.EXTERNAL, quote(provider_id)))
         raw_hashes = file_info.get("hashes")
         if not isinstance(raw_hashes, dict) or not raw_hashes:
             raise RequestError("'file.hashes' must be a non-empty {type: hex} object")
@@ -438,7 +488,7 @@ class TieService:
             try:
                 check_hash(hash_type, value, allow_bytes=False)
             except ValueError as error:
-                raise RequestError(str(error))
+                raise RequestError(bounded(str(error)))
             hashes[hash_type] = value.lower()
         reputation = file_info.get("reputation")
         score = reputation.get("score") if isinstance(reputation, dict) else None
@@ -447,8 +497,11 @@ class TieService:
         filename = attributes.get("filename") if isinstance(attributes, dict) else None
         if filename is not None and not isinstance(filename, str):
             raise RequestError("'file.attributes.filename' must be a string")
+        if filename:
+            _check_text("file.attributes.filename", filename)
         if not filename:
-            logger.info("TIE ignores external reports without a filename (hashes %s)", hashes)
+            logger.info("TIE ignores external reports without a filename (hashes %s)",
+                        quote(hashes, 300))
             return []
         now = self._now()
         with self._store.transaction():
@@ -519,10 +572,4 @@ class TieService:
             total, agents = (0, []) if cert_id is None else store.cert_references(
                 cert_id, query_limit)
         return {"totalCount": total, "agents": agents}, []
-
-
-def _preview(payload: Any, limit: int = 200) -> Any:
-    if isinstance(payload, (bytes, bytearray, str)) and len(payload) > limit:
-        return payload[:limit]
-    return payload
 
