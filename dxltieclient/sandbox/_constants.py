@@ -12,3 +12,9 @@ QUERY_TOPIC = "/mcafee/service/dxl/svcregistry/query"
 SERVICE_NOT_FOUND_CODE = 0x80000001 - (1 << 32)
 #: The broker's error message for a request no service handles.
 SERVICE_NOT_FOUND_MESSAGE = "unable to locate service for request"
+
+#: Published by the fabric services (an empty DXL event) each time they are subscribed to the
+#: fabric: a service registry that just (re)started is empty, and the TIE emulator registers its
+#: service again when it sees this, so that restarting the fabric services needs no restart of a
+#: healthy emulator.
+FABRIC_READY_TOPIC = "/dxltieclient/sandbox/fabric/ready"

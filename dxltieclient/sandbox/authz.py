@@ -24,6 +24,8 @@ On top of the groups, :func:`acl_text` writes one of two modes.
 * only the fabric services (:data:`FABRIC_IDENTITY`) may receive the service registry's
   requests (``/mcafee/service/dxl/#``), and so answer them; the registry requests are also the
   only messages that carry the emulator's client id, so no one else learns it;
+* only the fabric services send, and only the emulator receives, the sandbox's own
+  announcement that the fabric services (re)started (:data:`SANDBOX_EVENTS`);
 * the sandbox's own identity (:data:`ADMIN_IDENTITY`: readiness probes, ``emit``) may do
   anything;
 * every other client may receive only on its own reply topic (``/mcafee/client/<its MQTT
@@ -67,6 +69,8 @@ TIE_REQUESTS = "/mcafee/service/tie/#"
 TIE_EVENTS = "/mcafee/event/tie/#"
 #: The DXL service registry's request topics, as an MQTT topic filter.
 REGISTRY_REQUESTS = "/mcafee/service/dxl/#"
+#: The sandbox's own events (the fabric services' "ready" announcement), as an MQTT topic filter.
+SANDBOX_EVENTS = "/dxltieclient/sandbox/fabric/#"
 
 #: Strict mode: what the privileged identities may do, beyond what everyone may.
 PRIVILEGED_RULES: Dict[str, Tuple[str, ...]] = {
@@ -74,10 +78,12 @@ PRIVILEGED_RULES: Dict[str, Tuple[str, ...]] = {
         "topic read " + TIE_REQUESTS,
         "topic write " + TIE_EVENTS,
         "topic read /mcafee/event/external/#",
+        "topic read " + SANDBOX_EVENTS,
     ),
     FABRIC_IDENTITY: (
         "topic read #",
         "topic write /mcafee/client/#",
+        "topic write " + SANDBOX_EVENTS,
     ),
     ADMIN_IDENTITY: (
         "topic readwrite #",

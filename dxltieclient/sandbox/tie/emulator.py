@@ -30,7 +30,9 @@ Registration tied to the emulator's life: the emulator's MQTT connection carries
 dies (``kill -9``, a crash, a lost connection), the broker publishes it at once, the fabric
 services drop the registration, and clients get the broker's immediate ``0x80000001`` "unable
 to locate service for request" error instead of timeouts, as on a real broker. dxlclient
-registers the service again after each reconnection.
+registers the service again after each reconnection, and the emulator does when the fabric
+services announce that they (re)started (:data:`FABRIC_READY_TOPIC`): restarting them needs no
+restart of the emulator.
 
 Identity: the emulator connects with a fresh random client id at each start (one a
 ``ClientId`` in its configuration file cannot pin), so no other client can know it in advance and
@@ -59,7 +61,7 @@ from dxlclient.client_config import DxlClientConfig
 from dxlclient.message import ErrorResponse, Event, Request, Response
 from dxlclient.service import ServiceRegistrationInfo
 
-from .._constants import UNREGISTER_TOPIC
+from .._constants import FABRIC_READY_TOPIC, REGISTER_TOPIC, UNREGISTER_TOPIC
 from .seed import seed
 from .service import (
     ERROR_INTERNAL,
@@ -353,6 +355,41 @@ class _ExternalReportHandler(EventCallback):
             self._sender.submit(lambda: _publish(self._client, to_publish), arrival)
 
 
+class _FabricReadyHandler(EventCallback):
+    """Registers the service again when the fabric services (re)start (their registry is then
+    empty), from the work queue's thread."""
+
+    def __init__(self, client: DxlClient, info: ServiceRegistrationInfo, work: WorkQueue) -> None:
+        super().__init__()
+        self._client = client
+        self._info = info
+        self._work = work
+
+    def on_event(self, event: Any) -> None:
+        """Runs on a dxlclient thread: only hands the work over (never blocks)."""
+        self._work.offer("event", self._register)
+
+    def _register(self) -> None:
+        request = Request(REGISTER_TOPIC)
+        request.payload = registration_payload(self._info)
+        self._client.async_request(request)
+        logger.info("TIE emulator registered its service again (the fabric services started)")
+
+
+def registration_payload(info: ServiceRegistrationInfo) -> bytes:
+    """
+    :param info: a service
+    :return: the payload of its registration request, as dxlclient sends it
+    """
+    return json.dumps({
+        "serviceType": info.service_type,
+        "metaData": info.metadata,
+        "requestChannels": sorted(info.topics),
+        "ttlMins": info.ttl,
+        "serviceGuid": info.service_id,
+    }).encode("utf-8")
+
+
 def _publish(client: DxlClient, messages: List[EventMessage]) -> None:
     for topic, payload in messages:
         event = Event(topic)
@@ -461,6 +498,7 @@ def serve(config_file: str, store_file: str, delay_ms: float = 0.0,
             client.register_service_sync(info, REGISTER_TIMEOUT)
             client.add_event_callback(TOPIC_EXTERNAL_FILE_REPORT,
                                       _ExternalReportHandler(client, service, sender, work))
+            client.add_event_callback(FABRIC_READY_TOPIC, _FabricReadyHandler(client, info, work))
             logger.info("TIE emulator serving (delay %s ms, store %s, %s)", delay_ms, store_file,
                         store.counts())
             if on_ready is not None:

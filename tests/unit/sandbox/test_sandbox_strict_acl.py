@@ -42,7 +42,8 @@ def test_strict_mode_is_an_allow_list_with_privileged_sections():
     assert "alice" not in sections
     assert sections["tie-server"] == list(authz.PRIVILEGED_RULES["tie-server"])
     assert sections["sandbox-admin"] == ["topic readwrite #"]
-    assert sections["dxl-fabric-services"] == ["topic read #", "topic write /mcafee/client/#"]
+    assert sections["dxl-fabric-services"] == list(authz.PRIVILEGED_RULES["dxl-fabric-services"])
+    assert "topic read #" in sections["dxl-fabric-services"]
 
 
 def _allowed(text, user, access, topic, client_id="me"):
@@ -90,6 +91,15 @@ def test_only_the_emulator_and_the_sandbox_publish_tie_events_and_everyone_recei
     assert not _allowed(STRICT, "sandbox-client", "write", topic)
     assert not _allowed(STRICT, "rogue", "write", topic)
     assert _allowed(STRICT, "rogue", "read", topic)
+
+
+def test_only_the_fabric_services_announce_a_restart_and_only_the_emulator_hears_it():
+    from dxltieclient.sandbox._constants import FABRIC_READY_TOPIC
+
+    assert _allowed(STRICT, "dxl-fabric-services", "write", FABRIC_READY_TOPIC)
+    assert _allowed(STRICT, "tie-server", "read", FABRIC_READY_TOPIC)
+    assert not _allowed(STRICT, "rogue", "write", FABRIC_READY_TOPIC)
+    assert not _allowed(STRICT, "rogue", "read", FABRIC_READY_TOPIC)
 
 
 def test_reply_topics_registry_and_external_reports():
