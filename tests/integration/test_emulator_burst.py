@@ -99,3 +99,64 @@ def test_an_external_import_of_15000_reports_is_stored_in_full(burst_sandbox):
     stored = external_rows(burst_sandbox.store_file, md5s)
     print("import: {} reports sent, {} stored, {:.1f} s".format(IMPORT, stored, elapsed))
     assert stored == IMPORT
+
+
+def stored_trust_levels(store_file, md5s, provider_id):
+    conn = sqlite3.connect("file:{}?mode=ro".format(store_file), uri=True)
+    try:
+        conn.execute("CREATE TEMP TABLE wanted (md5 TEXT PRIMARY KEY)")
+        conn.executemany("INSERT INTO wanted VALUES (?)", [(md5,) for md5 in md5s])
+        return dict(conn.execute(
+            "SELECT f.md5, r.trust_level FROM file_reputations r JOIN files f "
+            "ON f.id = r.file_id JOIN wanted w ON w.md5 = f.md5 WHERE r.provider_id = ?",
+            (provider_id,)).fetchall())
+    finally:
+        conn.close()
+
+
+def test_an_overloaded_emulator_answers_an_error_and_acknowledged_sets_are_stored(
+        tmp_path, monkeypatch):
+    """With a tiny queue, the emulator answers the overflow with the broker's "service
+    overloaded" error at once: every request is answered, and exactly the acknowledged sets
+    are stored."""
+    from dxltieclient import TieServiceError
+    from dxltieclient.sandbox.tie import emulator
+
+    monkeypatch.setattr(emulator, "MAX_PENDING_REQUESTS", 50)
+    total = 3000
+    fabric = Sandbox(str(tmp_path / "fabric"))
+    stop = threading.Event()
+    ready = threading.Event()
+    store_file = str(tmp_path / "overload.sqlite")
+    try:
+        fabric.up(fabric_only=True)
+        config = fabric.provision("tie-overload")
+        thread = threading.Thread(target=emulator.serve, name="test-overload-serve",
+                                  args=(config, store_file, 0.0, stop, ready.set), daemon=True)
+        thread.start()
+        assert ready.wait(60)
+        items = [{"trust_level": TrustLevel.MIGHT_BE_TRUSTED,
+                  "hashes": hashes_of("overload-{}".format(n))} for n in range(total)]
+        start = time.monotonic()
+        with connected(fabric.config_file) as client:
+            results = TieClient(client).set_file_reputations(items, max_in_flight=total,
+                                                             timeout=TIME_LIMIT)
+        elapsed = time.monotonic() - start
+        stop.set()
+        thread.join(30)
+    finally:
+        stop.set()
+        fabric.down()
+    ok = [result for result in results if result.ok]
+    overloaded = [result for result in results if not result.ok
+                  and isinstance(result.error, TieServiceError)
+                  and result.error.error_code == emulator.SERVICE_OVERLOADED_CODE]
+    other = [result.error for result in results if not result.ok and result not in overloaded]
+    print("overload: {} sets, {} acknowledged, {} overloaded, {} other, {:.1f} s".format(
+        total, len(ok), len(overloaded), len(other), elapsed))
+    assert not other, other[:3]
+    assert overloaded, "the queue limit was never reached"
+    stored = stored_trust_levels(store_file, [item["hashes"][HashType.MD5] for item in items],
+                                 FileProvider.ENTERPRISE)
+    assert sorted(stored) == sorted(result.item["hashes"][HashType.MD5] for result in ok)
+    assert set(stored.values()) == {TrustLevel.MIGHT_BE_TRUSTED}
