@@ -131,8 +131,10 @@ def test_an_overloaded_emulator_answers_an_error_and_acknowledged_sets_are_store
     try:
         fabric.up(fabric_only=True)
         config = fabric.provision("tie-overload")
+        log_file = str(tmp_path / "tie-emulator.log")
         thread = threading.Thread(target=emulator.serve, name="test-overload-serve",
-                                  args=(config, store_file, 0.0, stop, ready.set), daemon=True)
+                                  args=(config, store_file, 0.0, stop, ready.set, log_file),
+                                  daemon=True)
         thread.start()
         assert ready.wait(60)
         items = [{"trust_level": TrustLevel.MIGHT_BE_TRUSTED,
@@ -160,3 +162,6 @@ def test_an_overloaded_emulator_answers_an_error_and_acknowledged_sets_are_store
                                  FileProvider.ENTERPRISE)
     assert sorted(stored) == sorted(result.item["hashes"][HashType.MD5] for result in ok)
     assert set(stored.values()) == {TrustLevel.MIGHT_BE_TRUSTED}
+    with open(log_file, encoding="utf-8") as log:  # serve(log_file=...) logged there
+        text = log.read()
+    assert "TIE emulator serving" in text and "TIE emulator overloaded" in text

@@ -49,6 +49,7 @@ import heapq
 import itertools
 import json
 import logging
+import logging.handlers
 import signal
 import threading
 import time
@@ -85,6 +86,12 @@ MESSAGE_QUEUE_SIZE = 10000
 REGISTER_TIMEOUT = 30.0
 #: Seconds to wait for the unregistration before disconnecting anyway.
 UNREGISTER_TIMEOUT = 5.0
+#: With a log file (``serve(log_file=...)``), it is rotated beyond this size, in bytes.
+LOG_MAX_BYTES = 5 * 1024 * 1024
+#: How many rotated log files are kept beside the current one.
+LOG_BACKUP_COUNT = 3
+#: The format of the emulator's log lines.
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 #: The longest wait between two reconnection attempts, in seconds (dxlclient's default: 60).
 RECONNECT_DELAY_MAX = 5.0
 #: The growth factor of the wait between reconnection attempts.
@@ -439,6 +446,24 @@ def set_unregister_will(client: DxlClient, info: ServiceRegistrationInfo) -> byt
     return will
 
 
+def rotating_log_handler(log_file: str, max_bytes: int = LOG_MAX_BYTES,
+                         backup_count: int = LOG_BACKUP_COUNT) -> logging.Handler:
+    """
+    A log handler that writes to ``log_file`` and rotates it (``log_file.1``, ...) beyond
+    ``max_bytes``.
+
+    :param log_file: the log file (appended to)
+    :param max_bytes: the size beyond which it is rotated
+    :param backup_count: how many rotated files are kept
+    :return: the handler (level INFO, :data:`LOG_FORMAT`)
+    """
+    handler = logging.handlers.RotatingFileHandler(log_file, maxBytes=max_bytes,
+                                                   backupCount=backup_count, encoding="utf-8")
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.setLevel(logging.INFO)
+    return handler
+
+
 def _unregister(client: DxlClient, info: ServiceRegistrationInfo, timeout: float) -> None:
     """Unregisters the service, giving up after ``timeout`` (dxlclient may wait a minute)."""
     def run() -> None:
@@ -456,7 +481,8 @@ def _unregister(client: DxlClient, info: ServiceRegistrationInfo, timeout: float
 
 def serve(config_file: str, store_file: str, delay_ms: float = 0.0,
           stop_event: Optional[threading.Event] = None,
-          on_ready: Optional[Callable[[], None]] = None) -> None:
+          on_ready: Optional[Callable[[], None]] = None,
+          log_file: Optional[str] = None) -> None:
     """
     Runs the TIE emulator until ``stop_event`` is set or the process gets SIGTERM/SIGINT.
 
@@ -474,8 +500,30 @@ def serve(config_file: str, store_file: str, delay_ms: float = 0.0,
     :param stop_event: set it to stop serving; signal handlers for SIGTERM and SIGINT are
         installed too when called on the main thread
     :param on_ready: called once the service is registered and the event subscribed
+    :param log_file: also log (INFO and above, every logger) to this file, rotated beyond
+        :data:`LOG_MAX_BYTES` (:func:`rotating_log_handler`), while serving
     :raises Exception: when the connection or the service registration fails
     """
+    if log_file is None:
+        _serve(config_file, store_file, delay_ms, stop_event, on_ready)
+        return
+    root = logging.getLogger()
+    handler = rotating_log_handler(log_file)
+    level = root.level
+    root.addHandler(handler)
+    if root.getEffectiveLevel() > logging.INFO:
+        root.setLevel(logging.INFO)
+    try:
+        _serve(config_file, store_file, delay_ms, stop_event, on_ready)
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+        handler.close()
+
+
+def _serve(config_file: str, store_file: str, delay_ms: float,
+           stop_event: Optional[threading.Event],
+           on_ready: Optional[Callable[[], None]]) -> None:
     stop = stop_event if stop_event is not None else threading.Event()
     previous_handlers = _install_signal_handlers(stop)
     store = Store(store_file)

@@ -127,3 +127,24 @@ def test_the_last_will_is_the_unregistration_of_the_service(tmp_path):
                                               "/mcafee/service/dxl/svcregistry/unregister")
     finally:
         client.destroy()
+
+
+def test_the_log_file_is_rotated(tmp_path):
+    import logging
+
+    log_file = str(tmp_path / "tie-emulator.log")
+    handler = emulator.rotating_log_handler(log_file, max_bytes=1000, backup_count=2)
+    logger = logging.getLogger("test-rotation")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        for n in range(100):
+            logger.info("line %d %s", n, "x" * 50)
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+    names = sorted(path.name for path in tmp_path.iterdir())
+    assert names == ["tie-emulator.log", "tie-emulator.log.1", "tie-emulator.log.2"]
+    assert all(path.stat().st_size <= 1000 for path in tmp_path.iterdir())
+    assert "line 99" in (tmp_path / "tie-emulator.log").read_text()
+    assert emulator.LOG_MAX_BYTES <= 10 * 1024 * 1024
