@@ -17,7 +17,7 @@ import uuid
 import pahoproxy.client as mqtt
 import pytest
 from dxlclient.message import Event, Message, Request
-from fabric_helpers import RecordingEvents, connected, registered_service, wait_for
+from fabric_helpers import RecordingEvents, connected, registered_service, registry, wait_for
 
 from dxltieclient import FileProvider, ReputationProp, TieClient, TrustLevel
 from dxltieclient.client import (
@@ -155,8 +155,10 @@ def test_a_rogue_cannot_learn_the_emulators_client_id(acl_sandbox, open_acl):
     """The emulator's client id appears only in its registry requests (sent at each start):
     with it, a client could take over the emulator's MQTT session."""
     use_acl(acl_sandbox, open_acl)
-    with raw_client(acl_sandbox, ROGUE) as spy:
+    with raw_client(acl_sandbox, ROGUE) as spy, connected(acl_sandbox.config_file) as client:
         os.kill(acl_sandbox.status()["processes"]["tie_emulator"]["pid"], signal.SIGKILL)
+        # its last will (the unregistration) passes the ACL in both modes
+        assert wait_for(lambda: not registry(client, "/mcafee/service/tie"), timeout=5)
         acl_sandbox.up()  # a new emulator: a new client id, registered while the rogue listens
         marker_seen(spy, b'{"marker": "registry"}')
     learned = set()
