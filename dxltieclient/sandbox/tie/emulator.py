@@ -51,6 +51,7 @@ import json
 import logging
 import logging.handlers
 import signal
+import socket
 import threading
 import time
 import uuid
@@ -426,6 +427,16 @@ def emulator_config(config_file: str) -> DxlClientConfig:
     return config
 
 
+def _no_delay(mqtt_client: Any, userdata: Any, sock: Any) -> None:
+    """Turns Nagle's algorithm off on each new connection: a reply right after an event (a
+    lookup of a new file publishes a first-instance event, then the reply) would otherwise wait
+    for the broker's delayed acknowledgement, 40 ms on Linux."""
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except (OSError, AttributeError) as error:
+        logger.debug("TIE emulator could not set TCP_NODELAY: %s", error)
+
+
 def set_unregister_will(client: DxlClient, info: ServiceRegistrationInfo) -> bytes:
     """
     Sets the last will of the client's MQTT connection (before it connects): the DXL request
@@ -539,6 +550,7 @@ def _serve(config_file: str, store_file: str, delay_ms: float,
         with DxlClient(config) as client:
             info = ServiceRegistrationInfo(client, SERVICE_TYPE)
             set_unregister_will(client, info)
+            client._client.on_socket_open = _no_delay
             client.connect()
             handler = _RequestHandler(client, service, sender, work)
             for topic in REQUEST_TOPICS:
