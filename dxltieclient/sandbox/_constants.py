@@ -4,7 +4,7 @@
 from .._errors import SERVICE_NOT_FOUND_CODE, SERVICE_NOT_FOUND_MESSAGE
 
 __all__ = ["REGISTER_TOPIC", "UNREGISTER_TOPIC", "QUERY_TOPIC", "SERVICE_NOT_FOUND_CODE",
-           "SERVICE_NOT_FOUND_MESSAGE"]
+           "SERVICE_NOT_FOUND_MESSAGE", "FABRIC_READY_TOPIC"]
 
 #: Service registration requests.
 REGISTER_TOPIC = "/mcafee/service/dxl/svcregistry/register"
@@ -13,3 +13,8 @@ UNREGISTER_TOPIC = "/mcafee/service/dxl/svcregistry/unregister"
 #: Service registry queries (payload ``{"serviceType": ...}``, optional).
 QUERY_TOPIC = "/mcafee/service/dxl/svcregistry/query"
 
+#: Published by the fabric services (an empty DXL event) each time they are subscribed to the
+#: fabric: a service registry that just (re)started is empty, and the TIE emulator registers its
+#: service again when it sees this, so that restarting the fabric services needs no restart of a
+#: healthy emulator.
+FABRIC_READY_TOPIC = "/dxltieclient/sandbox/fabric/ready"

@@ -42,6 +42,13 @@ MOSQUITTO_FALLBACK_PATHS = (
 BROKER_CIPHERS = "AES128-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384"
 
 
+#: The most messages Mosquitto holds for one client that does not read them fast enough. Its
+#: default (1000) applies to QoS 0 messages too: beyond it they are dropped, and a burst of
+#: requests to the TIE emulator (issue #9: 20,000 in flight) lost a few hundred of them. The real
+#: broker does not drop them there; the sandbox keeps a bound, but a high one.
+MAX_QUEUED_MESSAGES = 200000
+
+
 #: OpenSSL configuration of the broker process: TLS 1.2 at most.
 _OPENSSL_CONF = """\
 openssl_conf = dxltie_sandbox
@@ -104,7 +111,8 @@ class BrokerFiles:
 def mosquitto_conf_text(files: BrokerFiles, port: int, user: Optional[str] = None) -> str:
     """
     Generates ``mosquitto.conf``: one TLS 1.2 listener on ``127.0.0.1``, client certificates
-    required and used as identities, the ACL file, no persistence, logs on stderr.
+    required and used as identities, the ACL file, no persistence, logs on stderr, up to
+    :data:`MAX_QUEUED_MESSAGES` messages queued per client.
 
     :param files: the broker's files
     :param port: the TLS port
@@ -117,6 +125,7 @@ def mosquitto_conf_text(files: BrokerFiles, port: int, user: Optional[str] = Non
         "allow_anonymous false",
         "persistence false",
         "set_tcp_nodelay true",
+        "max_queued_messages {}".format(MAX_QUEUED_MESSAGES),
         "log_dest stderr",
         "log_type error",
         "log_type warning",
@@ -153,7 +162,7 @@ def acl_text(clients: Mapping[str, Mapping[str, Any]], open_acl: bool = False) -
     :return: the file's content
     """
     denials = {name: list(info.get("deny") or []) for name, info in clients.items()}
-    return authz.acl_text(denials)
+    return authz.acl_text(denials, open_acl)
 
 
 def write_acl(acl_file: str, clients: Mapping[str, Mapping[str, Any]],

@@ -7,7 +7,14 @@ The fabric services: what a real OpenDXL broker answers itself, which plain Mosq
   ``unregister_service_sync`` wait for; registrations expire after their ``ttlMins`` (plus a grace
   period) unless renewed, as dxlclient does; ``/mcafee/service/dxl/svcregistry/query`` lists them;
 * a request on a topic no registered service handles is answered with the broker's error response,
-  code ``0x80000001``, message ``unable to locate service for request``.
+  code ``0x80000001``, message ``unable to locate service for request``;
+* once subscribed (after each (re)connection), an empty event on
+  :data:`~dxltieclient.sandbox._constants.FABRIC_READY_TOPIC`: a registry that (re)started is
+  empty, and the TIE emulator registers its service again when it sees it.
+
+A service's registration also ends when its client dies: the TIE emulator's MQTT connection
+carries a last will that is its unregistration request (see
+:mod:`dxltieclient.sandbox.tie.emulator`).
 
 Mosquitto delivers each request to every subscriber, so this process stays silent for requests on a
 topic that has a registered service (the service answers). It runs as its own process
@@ -30,10 +37,10 @@ from typing import Any, Dict, List, Optional, Set
 
 import pahoproxy.client as mqtt
 from dxlclient.client_config import DxlClientConfig
-from dxlclient.message import ErrorResponse, Message, Request, Response
+from dxlclient.message import ErrorResponse, Event, Message, Request, Response
 
 from .._errors import SERVICE_NOT_FOUND_CODE, SERVICE_NOT_FOUND_MESSAGE
-from ._constants import QUERY_TOPIC, REGISTER_TOPIC, UNREGISTER_TOPIC
+from ._constants import FABRIC_READY_TOPIC, QUERY_TOPIC, REGISTER_TOPIC, UNREGISTER_TOPIC
 
 _logger = logging.getLogger(__name__)
 
@@ -229,6 +236,7 @@ class FabricServices:
 
     def _on_subscribe(self, client: Any, userdata: Any, mid: int, granted_qos: Any) -> None:
         _logger.info("%s", READY_LOG_LINE)
+        client.publish(FABRIC_READY_TOPIC, Event(FABRIC_READY_TOPIC)._to_bytes(), qos=0)
 
     def _on_disconnect(self, client: Any, userdata: Any, rc: int) -> None:
         self._connected.clear()
@@ -276,9 +284,9 @@ class FabricServices:
                 else:
                     result = {"services": self.registry.query(body.get("serviceType"))}
             except (ValueError, UnicodeDecodeError) as ex:
-                _logger.warning("Invalid service registry request on %s: %s", topic, ex)
-                return ErrorResponse(request, error_code=1,
-                                     error_message="invalid request: {}".format(ex))
+                message = "invalid request: {}".format(ex)[:500]
+                _logger.warning("Invalid service registry request on %s: %s", topic, message)
+                return ErrorResponse(request, error_code=1, error_message=message)
             response = Response(request)
             response.payload = json.dumps(result).encode("utf-8")
             return response

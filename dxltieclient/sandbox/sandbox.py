@@ -216,7 +216,8 @@ class Sandbox:
 
     def _ensure(self, state: Dict[str, Any], fabric_only: bool, delay_ms: float,
                 open_acl: bool, started: List[str], foreground: bool = False) -> None:
-        state["open_acl"] = bool(open_acl)
+        # A fabric-only sandbox exists for the user's own services and topics: always open.
+        state["open_acl"] = bool(open_acl or fabric_only)
         port = self._prepare(state)
         launch = Launch(self._paths, port, float(delay_ms), foreground)
         self._supervisor.ensure(state, launch, fabric_only, started)

@@ -44,7 +44,11 @@ The rest of the TIE Server API (issue #10):
   ignored, nothing of it stored.
 
 Errors: a malformed request gets an error response with code :data:`ERROR_INVALID_REQUEST`
-(400) and a message naming the problem; nothing is changed in the store. An unexpected failure
+(400) and a message naming the problem; nothing is changed in the store. Malformed includes JSON
+nested too deeply to parse and text (a file name, a comment) that is not valid Unicode (a lone
+surrogate escape such as ``"\\ud800"``). Messages and log lines quote at most
+:data:`QUOTE_LIMIT` characters of a bad value (:func:`quote`), and an error message is at most
+:data:`MESSAGE_LIMIT` characters long. An unexpected failure
 (a bug, a store error) gets :data:`ERROR_INTERNAL` (500). A malformed external report is logged
 and ignored (events have no reply).
 
@@ -146,6 +150,11 @@ ERROR_INTERNAL = 500
 DEFAULT_QUERY_LIMIT = 100
 #: The largest ``queryLimit`` TIE honours; larger ones are capped.
 MAX_QUERY_LIMIT = 5000
+
+#: The longest prefix of a bad value quoted in an error message or a log line.
+QUOTE_LIMIT = 100
+#: The longest error message the emulator answers or logs.
+MESSAGE_LIMIT = 1000
 
 _REPLY_TO_PREFIX = "/mcafee/client/"
 _TRUST_LEVELS = frozenset(constant_values(TrustLevel).values())
@@ -254,6 +263,35 @@ def client_id_of(source_client_id: Optional[str], reply_to_topic: Optional[str])
     return None
 
 
+def quote(value: Any, limit: int = QUOTE_LIMIT) -> str:
+    """
+    Quotes a value for an error message or a log line: its ``repr``, cut to ``limit``
+    characters, followed by its full length when cut.
+
+    :param value: any value (from a request)
+    :param limit: the most characters of its ``repr`` to keep
+    :return: e.g. ``'abc'``, or ``'aaaa…(10000002 chars)`` when cut
+    """
+    try:
+        text = repr(value)
+    except RecursionError:
+        return "<a deeply nested {}>".format(type(value).__name__)
+    if len(text) <= limit:
+        return text
+    return "{}…({} chars)".format(text[:limit], len(text))
+
+
+def bounded(message: str, limit: int = MESSAGE_LIMIT) -> str:
+    """
+    :param message: an error message
+    :param limit: the most characters to keep
+    :return: the message, cut to ``limit`` characters (with its full length) when longer
+    """
+    if len(message) <= limit:
+        return message
+    return "{}…({} chars)".format(message[:limit], len(message))
+
+
 # ---------------------------------------------------------------------------------------------
 # Request parsing: each raises RequestError with a message naming the problem.
 # ---------------------------------------------------------------------------------------------
@@ -261,6 +299,8 @@ def client_id_of(source_client_id: Optional[str], reply_to_topic: Optional[str])
 def _parse_object(payload: Any) -> Dict[str, Any]:
     try:
         data = decode_json(payload)
+    except RecursionError:
+        raise RequestError("the payload nests JSON arrays or objects too deeply")
     except (ValueError, TypeError, AttributeError):
         raise RequestError("the payload is not UTF-8 JSON")
     if not isinstance(data, dict):
@@ -297,16 +337,16 @@ def _parse_trust_level(request: Mapping[str, Any]) -> int:
     trust_level = request.get("trustLevel")
     if not isinstance(trust_level, int) or isinstance(trust_level, bool) \
             or trust_level not in _TRUST_LEVELS:
-        raise RequestError("'trustLevel' must be one of the TrustLevel values {}, got {!r}".format(
-            sorted(_TRUST_LEVELS), trust_level))
+        raise RequestError("'trustLevel' must be one of the TrustLevel values {}, got {}".format(
+            sorted(_TRUST_LEVELS), quote(trust_level)))
     return trust_level
 
 
 def _check_provider(request: Mapping[str, Any], expected: int) -> None:
     provider_id = request.get("providerId", expected)
     if isinstance(provider_id, bool) or provider_id != expected:
-        raise RequestError("'providerId' must be {} on this topic, got {!r}".format(
-            expected, provider_id))
+        raise RequestError("'providerId' must be {} on this topic, got {}".format(
+            expected, quote(provider_id)))
 
 
 def _parse_text(request: Mapping[str, Any], key: str) -> str:
@@ -314,15 +354,25 @@ def _parse_text(request: Mapping[str, Any], key: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise RequestError("'{}' must be a string, got {!r}".format(key, value))
+        raise RequestError("'{}' must be a string, got {}".format(key, quote(value)))
+    return _check_text(key, value)
+
+
+def _check_text(key: str, value: str) -> str:
+    """Refuses text the store cannot hold: a lone surrogate (from a ``\\ud800`` escape)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RequestError("'{}' is not valid Unicode text: it holds a lone surrogate "
+                           "(an unpaired \\ud800-\\udfff escape): {}".format(key, quote(value)))
     return value
 
 
 def _parse_query_limit(request: Mapping[str, Any]) -> int:
     query_limit = request.get("queryLimit", DEFAULT_QUERY_LIMIT)
     if isinstance(query_limit, bool) or not isinstance(query_limit, int) or query_limit < 1:
-        raise RequestError("'queryLimit' must be an integer from 1 to {}, got {!r}".format(
-            MAX_QUERY_LIMIT, query_limit))
+        raise RequestError("'queryLimit' must be an integer from 1 to {}, got {}".format(
+            MAX_QUERY_LIMIT, quote(query_limit)))
     return min(query_limit, MAX_QUERY_LIMIT)
 
 
@@ -391,7 +441,7 @@ class TieService:
         """
         handler = self._handlers.get(topic)
         if handler is None:
-            message = "Invalid TIE request: unknown topic {}".format(topic)
+            message = "Invalid TIE request: unknown topic {}".format(quote(topic))
             logger.warning(message)
             return Outcome(error=(ERROR_INVALID_REQUEST, message))
         no_reply = topic in NO_REPLY_TOPICS
@@ -401,16 +451,16 @@ class TieService:
             return Outcome(response=encode_json(response), no_reply=no_reply,
                            events=_encoded(to_publish))
         except RequestError as error:
-            message = "Invalid TIE request on {}: {}".format(topic, error.message)
+            message = bounded("Invalid TIE request on {}: {}".format(topic, error.message))
             if no_reply:
-                logger.warning("Ignoring a malformed request: %s (payload %r)", message,
-                               _preview(payload))
+                logger.warning("Ignoring a malformed request: %s (payload %s)", message,
+                               quote(payload))
             else:
-                logger.info("%s (payload %r)", message, _preview(payload))
+                logger.info("%s (payload %s)", message, quote(payload))
             return Outcome(error=(error.code, message), no_reply=no_reply)
         except Exception:  # noqa: BLE001 - never let a bug escape into dxlclient's threads
-            logger.exception("TIE emulator failed to handle a request on %s (payload %r)",
-                             topic, _preview(payload))
+            logger.exception("TIE emulator failed to handle a request on %s (payload %s)",
+                             topic, quote(payload))
             return Outcome(error=(ERROR_INTERNAL,
                                   "TIE emulator internal error on {}".format(topic)),
                            no_reply=no_reply)
@@ -429,11 +479,11 @@ class TieService:
         try:
             return _encoded(self._external_report(_parse_object(payload)))
         except RequestError as error:
-            logger.warning("Ignoring a malformed external report: %s (payload %r)",
-                           error.message, _preview(payload))
+            logger.warning("Ignoring a malformed external report: %s (payload %s)",
+                           bounded(error.message), quote(payload))
         except Exception:  # noqa: BLE001 - never let a bug escape into dxlclient's threads
-            logger.exception("TIE emulator failed to handle an external report (payload %r)",
-                             _preview(payload))
+            logger.exception("TIE emulator failed to handle an external report (payload %s)",
+                             quote(payload))
         return []
 
     # -----------------------------------------------------------------------------------------
@@ -544,8 +594,8 @@ class TieService:
         provider = report.get("provider")
         provider_id = provider.get("id") if isinstance(provider, dict) else None
         if isinstance(provider_id, bool) or provider_id != FileProvider.EXTERNAL:
-            raise RequestError("'provider.id' must be {}, got {!r}".format(
-                FileProvider.EXTERNAL, provider_id))
+            raise RequestError("'provider.id' must be {}, got {}".format(
+                FileProvider.EXTERNAL, quote(provider_id)))
         raw_hashes = file_info.get("hashes")
         if not isinstance(raw_hashes, dict) or not raw_hashes:
             raise RequestError("'file.hashes' must be a non-empty {type: hex} object")
@@ -554,7 +604,7 @@ class TieService:
             try:
                 check_hash(hash_type, value, allow_bytes=False)
             except ValueError as error:
-                raise RequestError(str(error))
+                raise RequestError(bounded(str(error)))
             hashes[hash_type] = value.lower()
         reputation = file_info.get("reputation")
         score = reputation.get("score") if isinstance(reputation, dict) else None
@@ -563,8 +613,11 @@ class TieService:
         filename = attributes.get("filename") if isinstance(attributes, dict) else None
         if filename is not None and not isinstance(filename, str):
             raise RequestError("'file.attributes.filename' must be a string")
+        if filename:
+            _check_text("file.attributes.filename", filename)
         if not filename:
-            logger.info("TIE ignores external reports without a filename (hashes %s)", hashes)
+            logger.info("TIE ignores external reports without a filename (hashes %s)",
+                        quote(hashes, 300))
             return []
         now = self._now()
         with self._store.transaction():
@@ -709,9 +762,3 @@ def wire_reputations(reputations: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
             for file_entry in overridden.get("files", []):
                 file_entry["hashes"] = hashes_to_wire(file_entry["hashes"])
     return reputations
-
-
-def _preview(payload: Any, limit: int = 200) -> Any:
-    if isinstance(payload, (bytes, bytearray, str)) and len(payload) > limit:
-        return payload[:limit]
-    return payload
