@@ -136,9 +136,10 @@ def test_usage_errors_exit_2(argv: Any) -> None:
 
 def test_subcommands_are_one_table() -> None:
     names = [command.name for command in __main__.COMMANDS]
-    assert names == ["up", "down", "status", "provision", "emit", "serve", "run"]
+    assert names == ["up", "down", "status", "provision", "emit", "show", "serve", "run"]
     parser = __main__.build_parser()
     for name in names:
         assert parser.parse_args([name] + (["x"] if name == "provision" else [])
                                  + (["detection"] if name == "emit" else [])
+                                 + (["0" * 40] if name == "show" else [])
                                  + (["--config", "c"] if name == "serve" else [])).command == name
