@@ -15,10 +15,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
+import numbers
 import string
 from typing import Any, Dict, Iterable, List, Mapping, Union
 
-from ._errors import InvalidHashError, TieInputError
+from ._errors import InvalidHashError, TieInputError, TieInputTypeError, quote
 from .constants import CertProvider, FileProvider, FileType, HashType, TrustLevel
 
 #: A caller's hashes: hash type (``md5``, ``sha1``, ``sha256``) to hexadecimal digest.
@@ -88,8 +90,8 @@ def check_trust_level(trust_level: Any) -> int:
     """
     if not _is_plain_int(trust_level) or trust_level not in constant_values(TrustLevel).values():
         raise TieInputError(
-            "Unknown trust level {!r}: use one of the TrustLevel values: {}".format(
-                trust_level, _describe_members(TrustLevel)))
+            "Unknown trust level {}: use one of the TrustLevel values: {}".format(
+                quote(trust_level), _describe_members(TrustLevel)))
     return trust_level
 
 
@@ -103,9 +105,27 @@ def check_query_limit(query_limit: Any) -> int:
     """
     if not _is_plain_int(query_limit) or query_limit < 1:
         raise TieInputError(
-            "query_limit must be a positive int (TIE accepts 1 to 5000), got {!r}".format(
-                query_limit))
+            "query_limit must be a positive int (TIE accepts 1 to 5000), got {}".format(
+                quote(query_limit)))
     return query_limit
+
+
+def check_timeout(value: Any, name: str, allow_infinite: bool) -> None:
+    """
+    Checks a number of seconds to wait, such as ``response_timeout`` or a bulk ``timeout``.
+
+    :param value: the number of seconds
+    :param name: the argument's name, for the error message
+    :param allow_infinite: whether ``inf`` (wait as long as it takes) is accepted
+    :raises TieInputTypeError: when it is not a real number (``bool`` included)
+    :raises TieInputError: when it is NaN, not positive, or infinite while not allowed
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TieInputTypeError("{} must be a number of seconds, got {} {}".format(
+            name, type(value).__name__, quote(value)))
+    if math.isnan(value) or value <= 0 or (math.isinf(value) and not allow_infinite):
+        raise TieInputError("{} must be a positive{} number of seconds, got {}".format(
+            name, "" if allow_infinite else ", finite", quote(value)))
 
 
 def check_text(value: Any, name: str) -> str:
@@ -115,11 +135,20 @@ def check_text(value: Any, name: str) -> str:
     :param value: the argument
     :param name: the argument's name, for the error message
     :return: the value
-    :raises TieInputError: when it is not a ``str``
+    :raises TieInputError: when it is not a ``str``, or holds a lone surrogate (such as
+        ``"\\udc80"``, which Python makes of undecodable bytes): it cannot be encoded as UTF-8,
+        and TIE could not store it
     """
     if not isinstance(value, str):
-        raise TieInputError("{} must be a str, got {} {!r}".format(
-            name, type(value).__name__, value))
+        raise TieInputError("{} must be a str, got {} {}".format(
+            name, type(value).__name__, quote(value)))
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise TieInputError(
+            "{} holds a lone surrogate {!r} at position {}, which cannot be encoded as UTF-8: "
+            "pass valid text (e.g. decode file names with errors='replace'), got {}".format(
+                name, value[error.start], error.start, quote(value))) from None
     return value
 
 
@@ -134,8 +163,8 @@ def check_hash(hash_type: Any, value: Any, allow_bytes: bool = True) -> None:
     """
     if hash_type not in HASH_HEX_LENGTHS:
         raise InvalidHashError(
-            "Unknown hash type {!r} (value {!r}): use one of {} (see HashType)".format(
-                hash_type, value, ", ".join(sorted(HASH_HEX_LENGTHS))))
+            "Unknown hash type {} (value {}): use one of {} (see HashType)".format(
+                quote(hash_type), quote(value), ", ".join(sorted(HASH_HEX_LENGTHS))))
     text = value
     if allow_bytes and isinstance(value, (bytes, bytearray)):
         try:
@@ -143,17 +172,17 @@ def check_hash(hash_type: Any, value: Any, allow_bytes: bool = True) -> None:
         except UnicodeDecodeError:
             text = None
     if not isinstance(text, str):
-        raise InvalidHashError("Invalid {} hash {!r}: expected a string of hexadecimal digits, "
-                               "got {}".format(hash_type, value, type(value).__name__))
+        raise InvalidHashError("Invalid {} hash {}: expected a string of hexadecimal digits, "
+                               "got {}".format(hash_type, quote(value), type(value).__name__))
     if not _HEX_DIGITS.issuperset(text):
         raise InvalidHashError(
-            "Invalid {} hash {!r}: it must contain hexadecimal digits only (0-9, a-f)".format(
-                hash_type, value))
+            "Invalid {} hash {}: it must contain hexadecimal digits only (0-9, a-f)".format(
+                hash_type, quote(value)))
     expected = HASH_HEX_LENGTHS[hash_type]
     if len(text) != expected:
         raise InvalidHashError(
-            "Invalid {} hash {!r}: expected {} hexadecimal digits, got {}".format(
-                hash_type, value, expected, len(text)))
+            "Invalid {} hash {}: expected {} hexadecimal digits, got {}".format(
+                hash_type, quote(value), expected, len(text)))
 
 
 def check_hashes(hashes: Any, allow_bytes: bool = True) -> None:
@@ -168,7 +197,7 @@ def check_hashes(hashes: Any, allow_bytes: bool = True) -> None:
     if not isinstance(hashes, Mapping):
         raise TieInputError(
             "hashes must be a dict of hash type to hex digest, e.g. {{'md5': '<32 hex digits>'}}, "
-            "got {} {!r}".format(type(hashes).__name__, hashes))
+            "got {} {}".format(type(hashes).__name__, quote(hashes)))
     if not hashes:
         raise TieInputError(
             "hashes is empty: give at least one hash, e.g. {'md5': '<32 hex digits>'}")
@@ -363,15 +392,22 @@ def file_first_references_request(hashes: Any, query_limit: Any = 500) -> JsonOb
     return {"queryLimit": query_limit, _HASHES: hashes_to_wire(hashes)}
 
 
+def _public_key_given(public_key_sha1: Any) -> bool:
+    # As in the original, None and an empty string mean "no public key" (the field is left out);
+    # any other falsy value (0, False, [], {}) is a mistake, refused by check_sha1.
+    return not (public_key_sha1 is None
+                or (isinstance(public_key_sha1, (str, bytes, bytearray)) and not public_key_sha1))
+
+
 def _cert_hashes(sha1: Any, public_key_sha1: Any) -> List[JsonObject]:
     check_sha1(sha1, "sha1")
-    if public_key_sha1:
+    if _public_key_given(public_key_sha1):
         check_sha1(public_key_sha1, "public_key_sha1")
     return [{"type": HashType.SHA1, "value": hex_to_base64(sha1)}]
 
 
 def _with_public_key(payload: JsonObject, public_key_sha1: Any) -> JsonObject:
-    if public_key_sha1:
+    if _public_key_given(public_key_sha1):
         payload[_PUBLIC_KEY_SHA1] = hex_to_base64(public_key_sha1)
     return payload
 
