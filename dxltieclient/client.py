@@ -97,7 +97,8 @@ class TieClient(Client):
     :class:`ValueError` subclass (:class:`~dxltieclient.TieInputError`,
     :class:`~dxltieclient.InvalidHashError`). An error response raises
     :class:`~dxltieclient.TieServiceError`; no response within :attr:`response_timeout`
-    raises :class:`~dxltieclient.TieTimeoutError`.
+    raises :class:`~dxltieclient.TieTimeoutError`; a client that is not connected raises
+    :class:`~dxltieclient.TieNotConnectedError` at once.
 
     The synchronous methods may not be called from inside an event callback (dxlclient forbids
     synchronous requests on its incoming-message threads): hand such work to another thread.
@@ -221,7 +222,11 @@ class TieClient(Client):
             ``hashes`` that is not a non-empty dict
         :raises InvalidHashError: for an unknown hash type, non-hex digits or a wrong length
         :raises TieServiceError: when TIE answers with an error
-        :raises TieTimeoutError: when no response arrives within :attr:`response_timeout`
+        :raises TieTimeoutError: when no response arrives within :attr:`response_timeout`;
+            the set may still have been applied: re-read it, or send it again
+            (setting the same reputation twice is harmless)
+        :raises TieNotConnectedError: when the client is not connected (nothing sent),
+            or lost its connection before the response (it may have been applied)
         """
         self._tie_request(TIE_SET_FILE_REPUTATION_TOPIC,
                           _wire.set_file_reputation_request(trust_level, hashes, filename,
@@ -325,7 +330,11 @@ class TieClient(Client):
         :raises TieInputError: for a bad trust level or comment
         :raises InvalidHashError: for a SHA-1 that is not 40 hexadecimal digits
         :raises TieServiceError: when TIE answers with an error
-        :raises TieTimeoutError: when no response arrives within :attr:`response_timeout`
+        :raises TieTimeoutError: when no response arrives within :attr:`response_timeout`;
+            the set may still have been applied: re-read it, or send it again
+            (setting the same reputation twice is harmless)
+        :raises TieNotConnectedError: when the client is not connected (nothing sent),
+            or lost its connection before the response (it may have been applied)
         """
         self._tie_request(TIE_SET_CERT_REPUTATION_TOPIC,
                           _wire.set_cert_reputation_request(trust_level, sha1, public_key_sha1,
@@ -404,7 +413,9 @@ class TieClient(Client):
             the reputations dict :meth:`get_file_reputation` would return; ``error`` the
             exception it would raise (input errors, :class:`~dxltieclient.TieServiceError`,
             :class:`~dxltieclient.TieTimeoutError`)
-        :raises TieInputError: for a bad ``max_in_flight`` or ``timeout``
+        :raises TieInputError: for a bad ``max_in_flight``, ``timeout`` or ``progress``, or an
+            input that is not an iterable of items (also a :class:`TypeError` then), before
+            anything is sent
         """
         return self._bulk_requests(TIE_GET_FILE_REPUTATION_TOPIC, hashes_list,
                                    _wire.file_reputation_request,
@@ -440,8 +451,13 @@ class TieClient(Client):
         :param progress: called on the calling thread as ``progress(done, total)``; an
             exception it raises aborts the call and propagates
         :return: one :class:`~dxltieclient.BulkResult` per item, in input order (``value`` is
-            ``None``; ``error`` is set for a failed item)
-        :raises TieInputError: for a bad ``max_in_flight`` or ``timeout``
+            ``None``; ``error`` is set for a failed item). An item that failed with
+            :class:`~dxltieclient.TieTimeoutError` (or a
+            :class:`~dxltieclient.TieNotConnectedError` whose ``sent`` is true) may still have
+            been applied: re-read it, or send it again
+        :raises TieInputError: for a bad ``max_in_flight``, ``timeout`` or ``progress``, or an
+            input that is not an iterable of items (also a :class:`TypeError` then), before
+            anything is sent
         """
         return self._bulk_requests(
             TIE_SET_FILE_REPUTATION_TOPIC, reputations,
@@ -464,7 +480,11 @@ class TieClient(Client):
 
         :param reputations: one dict of arguments per file
         :param progress: called as ``progress(done, total)`` after each item
-        :return: one :class:`~dxltieclient.BulkResult` per item, in input order
+        :return: one :class:`~dxltieclient.BulkResult` per item, in input order (an item not
+            sent because the client is not connected fails with
+            :class:`~dxltieclient.TieNotConnectedError`)
+        :raises TieInputError: for a bad ``progress``, or an input that is not an iterable of
+            items (also a :class:`TypeError` then), before anything is sent
         """
         _bulk.check_progress(progress)
         items = _bulk.item_list(reputations, "reputations")
