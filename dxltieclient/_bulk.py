@@ -19,6 +19,7 @@ from typing import (
     Iterable,
     List,
     Mapping,
+    NamedTuple,
     Optional,
     Sequence,
     Tuple,
@@ -196,6 +197,12 @@ def run_requests(dxl_client: Any, topic: str, results: List[BulkResult[Any]],
              progress).run()
 
 
+class _Pending(NamedTuple):
+    item: int  # the item's position
+    deadline: float  # time.monotonic() after which it has timed out
+    disconnections: int  # the disconnections seen when it was sent
+
+
 class _BulkRun:
     """One bulk call's sending loop; only the calling thread touches it (but the collector)."""
 
@@ -215,9 +222,11 @@ class _BulkRun:
         self.condition = threading.Condition()  # guards ``completed``, filled on dxlclient's thread
         self.completed: Deque[Tuple[str, Any]] = collections.deque()
         self.collector = _Collector(self.condition, self.completed)
-        self.pending: Dict[str, Tuple[int, float]] = {}  # message id -> (index, deadline)
+        self.pending: Dict[str, _Pending] = {}  # by message id
         self.next_item = 0
         self.reconnect_budget = timeout  # seconds this call may still wait for a reconnection
+        self.watch: Optional[_connection.DisconnectionWatch] = None
+        self.disconnections_handled = 0
 
     def finish(self, index: int, value: Any = None, error: Optional[BaseException] = None) -> None:
         self.results[index].value = value
@@ -230,29 +239,40 @@ class _BulkRun:
         if self.progress is not None and self.done_count:
             self.progress(self.done_count, len(self.results))
         try:
-            while self.next_item < len(self.to_send) or self.pending:
-                self._check_connection()
-                self._send_more()
-                if self.pending:
-                    self._collect()
-                    self._expire()
+            with _connection.DisconnectionWatch(self.dxl_client, self._wake) as self.watch:
+                while self.next_item < len(self.to_send) or self.pending:
+                    self._check_connection()
+                    self._send_more()
+                    if self.pending:
+                        self._collect()
+                        self._expire()
         finally:
             # Only left non-empty when something (e.g. the progress callback) raised: abandon the
             # outstanding requests so that dxlclient does not keep their callbacks.
             for message_id in self.pending:
                 _forget(self.dxl_client, message_id)
 
+    def _wake(self) -> None:
+        with self.condition:
+            self.condition.notify()
+
+    def _disconnections(self) -> int:
+        return self.watch.disconnections if self.watch is not None else 0
+
     def _check_connection(self) -> None:
-        if _connection.is_connected(self.dxl_client):
-            return
-        # Keep what arrived; the responses to the other outstanding requests can no longer come.
-        self._collect(wait=False)
-        lost, self.pending = self.pending, {}
-        for message_id in lost:
-            _forget(self.dxl_client, message_id)
-        for index, _deadline in lost.values():
-            self.finish(index, error=_errors.not_connected_error(self.topic, sent=True))
-        if self.next_item >= len(self.to_send):
+        connected = _connection.is_connected(self.dxl_client)
+        disconnections = self._disconnections()
+        if connected and disconnections == self.disconnections_handled:
+            return  # the usual case, cheap
+        self.disconnections_handled = disconnections
+        lost = [message_id for message_id, entry in self.pending.items()
+                if not connected or entry.disconnections < disconnections]
+        if lost:
+            # Keep what arrived; the other responses can no longer come (the connection they
+            # were to come back on is gone, even if a new one was made since).
+            self._collect(wait=False)
+            self._fail_lost(lost)
+        if connected or self.next_item >= len(self.to_send):
             return
         started = time.monotonic()
         connected = _connection.wait_until_connected(self.dxl_client, self.reconnect_budget)
@@ -262,13 +282,23 @@ class _BulkRun:
             for index, _payload in unsent:
                 self.finish(index, error=_errors.not_connected_error(self.topic, sent=False))
 
+    def _fail_lost(self, message_ids: List[str]) -> None:
+        entries = [self.pending.pop(message_id, None) for message_id in message_ids]
+        for message_id in message_ids:
+            _forget(self.dxl_client, message_id)
+        for entry in entries:
+            if entry is not None:  # else: answered in the meantime
+                self.finish(entry.item,
+                            error=_errors.not_connected_error(self.topic, sent=True))
+
     def _send_more(self) -> None:
         while self.next_item < len(self.to_send) and len(self.pending) < self.max_in_flight:
             index, payload = self.to_send[self.next_item]
             self.next_item += 1
             request = Request(self.topic)
             request.payload = payload
-            self.pending[request.message_id] = (index, time.monotonic() + self.timeout)
+            self.pending[request.message_id] = _Pending(
+                index, time.monotonic() + self.timeout, self._disconnections())
             try:
                 self.dxl_client.async_request(request, self.collector)
             except Exception as error:  # noqa: BLE001  (recorded as this item's failure)
@@ -279,7 +309,7 @@ class _BulkRun:
     def _collect(self, wait: bool = True) -> None:
         with self.condition:
             if wait and not self.completed:
-                nearest = min(deadline for _, deadline in self.pending.values())
+                nearest = min(entry.deadline for entry in self.pending.values())
                 self.condition.wait(min(max(0.0, nearest - time.monotonic()),
                                         _CONNECTION_CHECK_SECONDS))
             arrived = list(self.completed)
@@ -287,12 +317,12 @@ class _BulkRun:
         for message_id, response in arrived:
             entry = self.pending.pop(message_id, None)
             if entry is not None:  # else: a late response to an item already timed out
-                _complete(self.finish, entry[0], response, self.topic, self.parse)
+                _complete(self.finish, entry.item, response, self.topic, self.parse)
 
     def _expire(self) -> None:
         now = time.monotonic()
-        for message_id in [key for key, (_, deadline) in self.pending.items() if deadline <= now]:
-            index, _deadline = self.pending.pop(message_id)
+        for message_id in [key for key, entry in self.pending.items() if entry.deadline <= now]:
+            index = self.pending.pop(message_id).item
             _forget(self.dxl_client, message_id)
             self.finish(index, error=_errors.timeout_error(
                 WaitTimeoutException("Timeout waiting for response to message: " + message_id),

@@ -8,10 +8,13 @@ so without this check every request would wait for its whole timeout.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
-from typing import Any
+from typing import Any, Callable, Optional
+
+_logger = logging.getLogger(__name__)
 
 #: The longest single wait on dxlclient's connection condition: the reconnect thread may give up
 #: without notifying it, so the waiter looks again at least this often.
@@ -62,3 +65,54 @@ def wait_until_connected(dxl_client: Any, timeout: float) -> bool:
                 break
             condition.wait(min(remaining, _RECHECK_SECONDS))
     return is_connected(dxl_client)
+
+
+class DisconnectionWatch:
+    """
+    Counts the disconnections of a DXL client while it is open, even one followed by a quick
+    reconnection that a look at ``connected`` between two waits would miss (the responses to
+    the requests sent before it are lost all the same).
+
+    A daemon thread waits on dxlclient's connection condition, which dxlclient notifies when the
+    connection goes and comes back; it never notifies that condition itself (dxlclient's
+    ``connect`` would take a spurious wake-up for a failure). A client without that condition
+    (a test double) is not watched: :attr:`disconnections` stays 0.
+
+    :param dxl_client: the DXL client
+    :param on_disconnection: called on the watching thread after each disconnection seen
+    """
+
+    def __init__(self, dxl_client: Any, on_disconnection: Callable[[], None]) -> None:
+        self._dxl_client = dxl_client
+        self._on_disconnection = on_disconnection
+        self._condition = getattr(dxl_client, "_connected_wait_condition", None)
+        self._stop = False
+        #: The disconnections seen since the watch was opened.
+        self.disconnections = 0
+        self._thread: Optional[threading.Thread] = None
+
+    def __enter__(self) -> "DisconnectionWatch":
+        if isinstance(self._condition, threading.Condition):
+            self._thread = threading.Thread(target=self._watch, name="dxltieclient-watch",
+                                            daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._stop = True  # the thread ends within one slice of its wait
+
+    def _watch(self) -> None:
+        condition = self._condition
+        assert isinstance(condition, threading.Condition)
+        with condition:
+            was_connected = is_connected(self._dxl_client)
+            while not self._stop:
+                connected = is_connected(self._dxl_client)
+                if was_connected and not connected:
+                    self.disconnections += 1
+                    try:
+                        self._on_disconnection()
+                    except Exception:  # logged: the watch must go on
+                        _logger.exception("Error in a disconnection handler")
+                was_connected = connected
+                condition.wait(_RECHECK_SECONDS)

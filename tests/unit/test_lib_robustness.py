@@ -53,7 +53,8 @@ class SignallingCondition(threading.Condition):
         self.waited = threading.Event()
 
     def wait(self, timeout: Optional[float] = None) -> bool:
-        self.waited.set()
+        if threading.current_thread().name != "dxltieclient-watch":  # the library's watcher
+            self.waited.set()
         return super().wait(timeout)
 
 
@@ -67,7 +68,9 @@ class ConnectionFake:
 
     def __init__(self, connected: bool = True,
                  answer: Optional[Callable[[Any], Optional[Any]]] = reply) -> None:
-        self.connected = connected
+        self._connected = connected
+        #: Set when the library's watcher thread has seen the client disconnected.
+        self.watch_saw_disconnection = threading.Event()
         self._connected_wait_condition = SignallingCondition()
         self._thread: Optional[threading.Thread] = None
         self.answer = answer
@@ -77,6 +80,16 @@ class ConnectionFake:
         self.forgotten: List[str] = []
         self.before_send: Optional[Callable[["ConnectionFake"], None]] = None
         self._request_manager = self
+
+    @property
+    def connected(self) -> bool:
+        if not self._connected and threading.current_thread().name == "dxltieclient-watch":
+            self.watch_saw_disconnection.set()
+        return self._connected
+
+    @connected.setter
+    def connected(self, value: bool) -> None:
+        self._connected = value
 
     # dxlclient's request manager, as the bulk engine uses it
     def unregister_async_callback(self, message_id: str) -> None:
@@ -561,3 +574,39 @@ def test_the_request_topic_is_named_in_the_not_connected_error():
     results = TieClient(ConnectionFake(connected=False)).get_file_reputations([{"md5": MD5}])
     assert results[0].error.topic == TIE_GET_FILE_REPUTATION_TOPIC
     assert TIE_GET_FILE_REPUTATION_TOPIC in str(results[0].error)
+
+
+def test_the_watch_counts_a_disconnection_even_when_the_client_is_back_at_once():
+    fake = ConnectionFake()
+    seen = threading.Event()
+    with dxltieclient._connection.DisconnectionWatch(fake, seen.set) as watch:
+        fake.set_connected(False)
+        assert seen.wait(10)
+        fake.set_connected(True)
+        assert watch.disconnections == 1
+        assert fake.watch_saw_disconnection.is_set()
+
+
+def test_a_short_disconnection_fails_the_requests_sent_before_it_and_not_the_later_ones():
+    fake = ConnectionFake(answer=None)
+    # The first 10 requests go out before the connection blinks: no response comes back.
+    fake.answer = lambda request: reply(request) if len(fake.requests) > 10 else None
+
+    def blink() -> None:
+        fake.set_connected(False)
+        assert fake.watch_saw_disconnection.wait(10)
+        fake.set_connected(True)  # back before the library's own look at ``connected``
+
+    def before_send(client: ConnectionFake) -> None:
+        if len(client.requests) == 9:  # sending the 10th
+            Reconnector(client).finish_once_waited_for(True)  # in case it looks in between
+            threading.Thread(target=blink, daemon=True).start()
+
+    fake.before_send = before_send
+    started = time.monotonic()
+    results = TieClient(fake).get_file_reputations(BULK_ITEMS["get_file_reputations"],
+                                                   max_in_flight=10, timeout=20)
+    assert time.monotonic() - started < 5
+    assert all(isinstance(result.error, TieNotConnectedError) and result.error.sent
+               for result in results[:10]), [result.error for result in results[:10]]
+    assert all(result.ok for result in results[10:]), [r.error for r in results[10:] if r.error]
