@@ -227,6 +227,7 @@ class _BulkRun:
         self.reconnect_budget = timeout  # seconds this call may still wait for a reconnection
         self.watch: Optional[_connection.DisconnectionWatch] = None
         self.disconnections_handled = 0
+        self.seen_connected = False  # the connection was up at some point of this call
 
     def finish(self, index: int, value: Any = None, error: Optional[BaseException] = None) -> None:
         self.results[index].value = value
@@ -262,8 +263,10 @@ class _BulkRun:
     def _check_connection(self) -> None:
         connected = _connection.is_connected(self.dxl_client)
         disconnections = self._disconnections()
-        if connected and disconnections == self.disconnections_handled:
-            return  # the usual case, cheap
+        if connected:
+            self.seen_connected = True
+            if disconnections == self.disconnections_handled:
+                return  # the usual case, cheap
         self.disconnections_handled = disconnections
         lost = [message_id for message_id, entry in self.pending.items()
                 if not connected or entry.disconnections < disconnections]
@@ -275,7 +278,9 @@ class _BulkRun:
         if connected or self.next_item >= len(self.to_send):
             return
         started = time.monotonic()
-        connected = _connection.wait_until_connected(self.dxl_client, self.reconnect_budget)
+        connected = _connection.wait_until_connected(self.dxl_client, self.reconnect_budget,
+                                                     dropped=self.seen_connected
+                                                     or disconnections > 0)
         self.reconnect_budget = max(0.0, self.reconnect_budget - (time.monotonic() - started))
         if not connected:
             unsent, self.next_item = self.to_send[self.next_item:], len(self.to_send)

@@ -20,6 +20,10 @@ _logger = logging.getLogger(__name__)
 #: without notifying it, so the waiter looks again at least this often.
 _RECHECK_SECONDS = 0.5
 
+#: After an unexpected disconnection dxlclient tidies up before it starts reconnecting (about a
+#: second on the sandbox); a caller that saw the connection drop waits this long for that start.
+RECONNECT_START_SECONDS = 3.0
+
 
 def is_connected(dxl_client: Any) -> bool:
     """
@@ -43,13 +47,27 @@ def is_reconnecting(dxl_client: Any) -> bool:
     return isinstance(thread, threading.Thread) and thread.is_alive()
 
 
-def wait_until_connected(dxl_client: Any, timeout: float) -> bool:
+def reconnects_by_itself(dxl_client: Any) -> bool:
+    """
+    Tells whether dxlclient reconnects after an unexpected disconnection (its configuration's
+    ``reconnect_when_disconnected``, on by default).
+
+    :param dxl_client: the DXL client
+    :return: the setting, ``False`` when it cannot be read
+    """
+    config = getattr(dxl_client, "config", None)
+    return bool(getattr(config, "reconnect_when_disconnected", False))
+
+
+def wait_until_connected(dxl_client: Any, timeout: float, dropped: bool = False) -> bool:
     """
     Returns at once when the client is connected, or when it is disconnected and not
     reconnecting; while dxlclient is reconnecting, waits for it, at most ``timeout`` seconds.
 
     :param dxl_client: the DXL client
     :param timeout: the most seconds to wait (``inf``: as long as the reconnection goes on)
+    :param dropped: the caller saw the connection drop: when dxlclient reconnects by itself,
+        also wait (at most :data:`RECONNECT_START_SECONDS`) for its reconnection to start
     :return: whether the client is connected
     """
     if is_connected(dxl_client):
@@ -57,9 +75,13 @@ def wait_until_connected(dxl_client: Any, timeout: float) -> bool:
     condition = getattr(dxl_client, "_connected_wait_condition", None)
     if not isinstance(condition, threading.Condition):
         return False
-    deadline = time.monotonic() + timeout if math.isfinite(timeout) else math.inf
+    now = time.monotonic()
+    deadline = now + timeout if math.isfinite(timeout) else math.inf
+    start_by = now + RECONNECT_START_SECONDS if dropped and reconnects_by_itself(
+        dxl_client) else now
     with condition:
-        while not is_connected(dxl_client) and is_reconnecting(dxl_client):
+        while not is_connected(dxl_client) and (is_reconnecting(dxl_client)
+                                                or time.monotonic() < start_by):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break

@@ -92,7 +92,7 @@ def test_a_connection_lost_mid_bulk_fails_the_rest_fast_and_a_re_read_tells_what
         assert 0 < len(failed) < ITEMS - 99
         assert all(isinstance(result.error, TieNotConnectedError) for result in failed), \
             [result.error for result in failed[:3]]
-        assert elapsed < 10, elapsed  # without the check: 30 s for the outstanding ones
+        assert elapsed < 15, elapsed  # without the check: 30 s for the outstanding ones
 
         client.connect()  # what a caller does next: reconnect, then re-read (or re-send)
         lookups = tie_client.get_file_reputations(items, timeout=20)
@@ -104,3 +104,4 @@ def test_a_connection_lost_mid_bulk_fails_the_rest_fast_and_a_re_read_tells_what
             assert level == TrustLevel.KNOWN_MALICIOUS, result
         elif not result.error.sent:  # a set never sent is not
             assert level != TrustLevel.KNOWN_MALICIOUS, result
+

@@ -610,3 +610,46 @@ def test_a_short_disconnection_fails_the_requests_sent_before_it_and_not_the_lat
     assert all(isinstance(result.error, TieNotConnectedError) and result.error.sent
                for result in results[:10]), [result.error for result in results[:10]]
     assert all(result.ok for result in results[10:]), [r.error for r in results[10:] if r.error]
+
+
+class Config:
+    reconnect_when_disconnected = True
+
+
+def test_after_an_unexpected_drop_the_bulk_call_waits_for_dxlclient_to_start_reconnecting():
+    fake = ConnectionFake()
+    fake.config = Config()  # dxlclient reconnects by itself (its default)
+
+    def drop_then_reconnect_late() -> None:
+        fake.set_connected(False)
+        # dxlclient tidies up before its connect thread starts: the library must wait for it
+        assert fake._connected_wait_condition.waited.wait(10)
+        Reconnector(fake).finish(True)
+
+    def before_send(client: ConnectionFake) -> None:
+        if len(client.requests) == 50:
+            client._connected = False  # this request goes nowhere
+            threading.Thread(target=drop_then_reconnect_late, daemon=True).start()
+
+    fake.before_send = before_send
+    results = TieClient(fake).get_file_reputations(BULK_ITEMS["get_file_reputations"],
+                                                   max_in_flight=1, timeout=20)
+    failed = [result for result in results if not result.ok]
+    assert [result.index for result in failed] == [50], [result.error for result in failed]
+    assert results[-1].ok
+
+
+def test_without_automatic_reconnection_a_drop_fails_the_unsent_items_at_once():
+    fake = ConnectionFake()
+
+    def before_send(client: ConnectionFake) -> None:
+        if len(client.requests) == 50:
+            client.set_connected(False)
+
+    fake.before_send = before_send
+    started = time.monotonic()
+    results = TieClient(fake).get_file_reputations(BULK_ITEMS["get_file_reputations"],
+                                                   max_in_flight=1, timeout=20)
+    assert time.monotonic() - started < 2
+    assert [result.ok for result in results] == [True] * 50 + [False] * 50
+    assert results[50].error.sent and not results[51].error.sent
