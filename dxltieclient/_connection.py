@@ -12,7 +12,8 @@ import logging
 import math
 import threading
 import time
-from typing import Any, Callable, Optional
+import weakref
+from typing import Any, Callable, List, Optional
 
 _logger = logging.getLogger(__name__)
 
@@ -89,16 +90,67 @@ def wait_until_connected(dxl_client: Any, timeout: float, dropped: bool = False)
     return is_connected(dxl_client)
 
 
+
+class _Watcher:
+    """
+    One thread per DXL client that counts its disconnections while at least one bulk call
+    watches it, and tells the watchers. It waits on dxlclient's connection condition, which
+    dxlclient notifies when the connection goes and comes back; it never notifies that condition
+    itself (dxlclient's ``connect`` would take a spurious wake-up for a failure).
+    """
+
+    def __init__(self, dxl_client: Any, condition: threading.Condition) -> None:
+        self.dxl_client = dxl_client
+        self.condition = condition
+        #: The disconnections seen since the thread started.
+        self.disconnections = 0
+        self.subscribers: List[Callable[[], None]] = []  # guarded by _WATCHERS_LOCK
+        self.thread = threading.Thread(target=self._watch, name=WATCH_THREAD_NAME, daemon=True)
+
+    def _watch(self) -> None:
+        with self.condition:
+            was_connected = is_connected(self.dxl_client)
+            while self._wanted():
+                connected = is_connected(self.dxl_client)
+                if was_connected and not connected:
+                    self.disconnections += 1
+                    self._tell()
+                was_connected = connected
+                self.condition.wait(_RECHECK_SECONDS)
+
+    def _wanted(self) -> bool:
+        with _WATCHERS_LOCK:
+            if self.subscribers:
+                return True
+            if _WATCHERS.get(self.dxl_client) is self:
+                del _WATCHERS[self.dxl_client]  # a later call starts a new thread
+            return False
+
+    def _tell(self) -> None:
+        with _WATCHERS_LOCK:
+            subscribers = list(self.subscribers)
+        for subscriber in subscribers:
+            try:
+                subscriber()
+            except Exception:  # logged: the watch must go on
+                _logger.exception("Error in a disconnection handler")
+
+
+#: The name of the watching threads.
+WATCH_THREAD_NAME = "dxltieclient-watch"
+_WATCHERS: "weakref.WeakKeyDictionary[Any, _Watcher]" = weakref.WeakKeyDictionary()
+_WATCHERS_LOCK = threading.Lock()
+
+
 class DisconnectionWatch:
     """
-    Counts the disconnections of a DXL client while it is open, even one followed by a quick
-    reconnection that a look at ``connected`` between two waits would miss (the responses to
-    the requests sent before it are lost all the same).
+    Counts the disconnections of a DXL client while it is open (a context manager), even one
+    followed by a quick reconnection that a look at ``connected`` between two waits would miss:
+    the responses to the requests sent before it are lost all the same.
 
-    A daemon thread waits on dxlclient's connection condition, which dxlclient notifies when the
-    connection goes and comes back; it never notifies that condition itself (dxlclient's
-    ``connect`` would take a spurious wake-up for a failure). A client without that condition
-    (a test double) is not watched: :attr:`disconnections` stays 0.
+    The watches of one client share one thread (see :class:`_Watcher`), which ends shortly after
+    the last watch is closed. A client without dxlclient's connection condition (a test double)
+    is not watched: :attr:`disconnections` stays 0.
 
     :param dxl_client: the DXL client
     :param on_disconnection: called on the watching thread after each disconnection seen
@@ -107,34 +159,33 @@ class DisconnectionWatch:
     def __init__(self, dxl_client: Any, on_disconnection: Callable[[], None]) -> None:
         self._dxl_client = dxl_client
         self._on_disconnection = on_disconnection
-        self._condition = getattr(dxl_client, "_connected_wait_condition", None)
-        self._stop = False
-        #: The disconnections seen since the watch was opened.
-        self.disconnections = 0
-        self._thread: Optional[threading.Thread] = None
+        self._watcher: Optional[_Watcher] = None
+        self._start = 0
+
+    @property
+    def disconnections(self) -> int:
+        """The disconnections seen since the watch was opened."""
+        if self._watcher is None:
+            return 0
+        return self._watcher.disconnections - self._start
 
     def __enter__(self) -> "DisconnectionWatch":
-        if isinstance(self._condition, threading.Condition):
-            self._thread = threading.Thread(target=self._watch, name="dxltieclient-watch",
-                                            daemon=True)
-            self._thread.start()
+        condition = getattr(self._dxl_client, "_connected_wait_condition", None)
+        if not isinstance(condition, threading.Condition):
+            return self
+        with _WATCHERS_LOCK:
+            watcher = _WATCHERS.get(self._dxl_client)
+            start = watcher is None
+            if watcher is None:
+                watcher = _WATCHERS[self._dxl_client] = _Watcher(self._dxl_client, condition)
+            watcher.subscribers.append(self._on_disconnection)
+            self._watcher = watcher
+            self._start = watcher.disconnections
+        if start:
+            watcher.thread.start()
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
-        self._stop = True  # the thread ends within one slice of its wait
-
-    def _watch(self) -> None:
-        condition = self._condition
-        assert isinstance(condition, threading.Condition)
-        with condition:
-            was_connected = is_connected(self._dxl_client)
-            while not self._stop:
-                connected = is_connected(self._dxl_client)
-                if was_connected and not connected:
-                    self.disconnections += 1
-                    try:
-                        self._on_disconnection()
-                    except Exception:  # logged: the watch must go on
-                        _logger.exception("Error in a disconnection handler")
-                was_connected = connected
-                condition.wait(_RECHECK_SECONDS)
+        if self._watcher is not None:
+            with _WATCHERS_LOCK:
+                self._watcher.subscribers.remove(self._on_disconnection)

@@ -653,3 +653,20 @@ def test_without_automatic_reconnection_a_drop_fails_the_unsent_items_at_once():
     assert time.monotonic() - started < 2
     assert [result.ok for result in results] == [True] * 50 + [False] * 50
     assert results[50].error.sent and not results[51].error.sent
+
+
+def test_bulk_calls_on_one_client_share_one_watching_thread_that_ends_after_them():
+    def watchers() -> set:
+        return {thread for thread in threading.enumerate()
+                if thread.name == dxltieclient._connection.WATCH_THREAD_NAME}
+
+    before = watchers()  # other tests' threads, ending
+    fake = ConnectionFake()
+    client = TieClient(fake)
+    for _ in range(20):
+        assert client.get_file_reputations([{HashType.MD5: MD5}])[0].ok
+    started = watchers() - before
+    assert 1 <= len(started) <= 3  # one, or a few if the machine stalls between calls
+    for thread in started:
+        thread.join(5)
+        assert not thread.is_alive()
