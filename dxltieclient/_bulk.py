@@ -8,6 +8,7 @@ Used by :meth:`dxltieclient.client.TieClient.get_file_reputations` and its sibli
 from __future__ import annotations
 
 import collections
+import math
 import threading
 import time
 from typing import (
@@ -217,6 +218,11 @@ class _BulkRun:
         self.parse = parse
         self.max_in_flight = max_in_flight
         self.timeout = timeout
+        try:
+            seconds = float(timeout)
+        except OverflowError:  # an int beyond any float: as good as inf
+            seconds = math.inf
+        self.seconds = seconds  # the timeout as a float, for the deadlines
         self.progress = progress
         self.done_count = len(results) - len(to_send)
         self.condition = threading.Condition()  # guards ``completed``, filled on dxlclient's thread
@@ -224,7 +230,7 @@ class _BulkRun:
         self.collector = _Collector(self.condition, self.completed)
         self.pending: Dict[str, _Pending] = {}  # by message id
         self.next_item = 0
-        self.reconnect_budget = timeout  # seconds this call may still wait for a reconnection
+        self.reconnect_budget = seconds  # what this call may still wait for a reconnection
         self.watch: Optional[_connection.DisconnectionWatch] = None
         self.disconnections_handled = 0
         self.seen_connected = False  # the connection was up at some point of this call
@@ -303,7 +309,7 @@ class _BulkRun:
             request = Request(self.topic)
             request.payload = payload
             self.pending[request.message_id] = _Pending(
-                index, time.monotonic() + self.timeout, self._disconnections())
+                index, time.monotonic() + self.seconds, self._disconnections())
             try:
                 self.dxl_client.async_request(request, self.collector)
             except Exception as error:  # noqa: BLE001  (recorded as this item's failure)

@@ -18,6 +18,7 @@ import json
 import math
 import numbers
 import string
+import threading
 from typing import Any, Dict, Iterable, List, Mapping, Union
 
 from ._errors import InvalidHashError, TieInputError, TieInputTypeError, quote
@@ -118,14 +119,21 @@ def check_timeout(value: Any, name: str, allow_infinite: bool) -> None:
     :param name: the argument's name, for the error message
     :param allow_infinite: whether ``inf`` (wait as long as it takes) is accepted
     :raises TieInputTypeError: when it is not a real number (``bool`` included)
-    :raises TieInputError: when it is NaN, not positive, or infinite while not allowed
+    :raises TieInputError: when it is NaN, not positive, or infinite (or beyond what a thread
+        can wait, :data:`threading.TIMEOUT_MAX`) while not allowed
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TieInputTypeError("{} must be a number of seconds, got {} {}".format(
             name, type(value).__name__, quote(value)))
-    if math.isnan(value) or value <= 0 or (math.isinf(value) and not allow_infinite):
-        raise TieInputError("{} must be a positive{} number of seconds, got {}".format(
-            name, "" if allow_infinite else ", finite", quote(value)))
+    try:
+        seconds = float(value)
+    except OverflowError:  # an int beyond any float
+        seconds = math.inf
+    too_long = seconds > threading.TIMEOUT_MAX and not allow_infinite
+    if math.isnan(seconds) or seconds <= 0 or too_long:
+        raise TieInputError("{} must be a positive number of seconds{}, got {}".format(
+            name, "" if allow_infinite else " (finite, at most {:.0f})".format(
+                threading.TIMEOUT_MAX), quote(value)))
 
 
 def check_text(value: Any, name: str) -> str:

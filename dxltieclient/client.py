@@ -645,7 +645,7 @@ def _kwargs_builder(build: _t.Callable[..., _t.Dict[str, _t.Any]], required: _t.
                 "each item must be a dict of arguments ({}), got {} {}".format(
                     ", ".join(allowed), type(item).__name__, _errors.quote(item)))
         problems = []
-        unknown = sorted(set(item) - set(allowed))
+        unknown = sorted(set(item) - set(allowed), key=repr)
         if unknown:
             problems.append("unknown {}".format(", ".join(map(_errors.quote, unknown[:8]))))
         missing = [name for name in required if name not in item]

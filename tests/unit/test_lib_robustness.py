@@ -331,7 +331,9 @@ def test_none_and_empty_public_keys_are_left_out_as_in_the_original(call, key):
 # -- response_timeout -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("value, error_type", [
-    (math.nan, TieInputError), (math.inf, TieInputError), ("45", TieInputTypeError),
+    (math.nan, TieInputError), (math.inf, TieInputError), (10 ** 100, TieInputError),
+    (10 ** 400, TieInputError),
+    ("45", TieInputTypeError),
     (None, TieInputTypeError), ([45], TieInputTypeError),
 ], ids=repr)
 def test_a_bad_response_timeout_is_refused_where_it_is_set(value, error_type):
@@ -670,3 +672,17 @@ def test_bulk_calls_on_one_client_share_one_watching_thread_that_ends_after_them
     for thread in started:
         thread.join(5)
         assert not thread.is_alive()
+
+
+def test_an_item_with_unknown_keys_of_mixed_types_gets_an_input_error():
+    fake = ConnectionFake()
+    results = TieClient(fake).set_file_reputations(
+        [{"trust_level": 99, "hashes": {HashType.MD5: MD5}, 1: 2, b"x": 3}])
+    assert isinstance(results[0].error, TieInputError), results[0].error
+    assert "unknown" in str(results[0].error)
+
+
+def test_a_bulk_timeout_beyond_any_float_waits_as_inf_does():
+    results = TieClient(ConnectionFake()).get_file_reputations([{HashType.MD5: MD5}],
+                                                             timeout=10 ** 400)
+    assert results[0].ok
