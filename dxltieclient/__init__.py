@@ -18,6 +18,7 @@ from ._errors import (
     InvalidHashError,
     TieError,
     TieInputError,
+    TieNotConnectedError,
     TieServiceError,
     TieServiceNotFoundError,
     TieTimeoutError,
@@ -45,6 +46,6 @@ __all__ = [
     "FirstRefProp", "GtiAttrib", "HashType", "MessageUtils", "RANGE", "RepChangeEventProp",
     "ReputationChangeCallback", "ReputationProp", "TieClient", "TrustLevel", "absolute_import",
     "base64", "callbacks", "client", "constants", "get_version", "struct", "sys", "time",
-    "BulkResult", "InvalidHashError", "TieError", "TieInputError", "TieServiceError",
-    "TieServiceNotFoundError", "TieTimeoutError",
+    "BulkResult", "InvalidHashError", "TieError", "TieInputError", "TieNotConnectedError",
+    "TieServiceError", "TieServiceNotFoundError", "TieTimeoutError",
 ]

@@ -11,13 +11,27 @@ import collections
 import math
 import threading
 import time
-from typing import Any, Callable, Deque, Dict, Generic, List, Optional, Sequence, Tuple, TypeVar
+from typing import (
+    Any,
+    Callable,
+    Deque,
+    Dict,
+    Generic,
+    Iterable,
+    List,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Tuple,
+    TypeVar,
+)
 
 from dxlclient.callbacks import ResponseCallback
 from dxlclient.exceptions import DxlException, WaitTimeoutException
 from dxlclient.message import Message, Request
 
-from . import _errors, _wire
+from . import _connection, _errors, _wire
 
 #: The default number of requests a bulk call keeps in flight.
 DEFAULT_MAX_IN_FLIGHT = 64
@@ -77,20 +91,57 @@ class _Collector(ResponseCallback):
             self._condition.notify()
 
 
-def check_bulk_options(max_in_flight: Any, timeout: Any) -> None:
+#: The longest the caller waits for responses without looking at the connection: a lost
+#: connection fails the outstanding items within about this long.
+_CONNECTION_CHECK_SECONDS = 0.25
+
+
+def check_bulk_options(max_in_flight: Any, timeout: Any,
+                       progress: Optional[Any] = None) -> None:
     """
     Checks the options shared by the bulk calls.
 
-    :raises TieInputError: for a ``max_in_flight`` that is not a positive int, or a ``timeout``
-        that is not a positive number (``inf`` is accepted: wait as long as it takes)
+    :raises TieInputError: for a ``max_in_flight`` that is not a positive int, a ``timeout``
+        that is not a positive number (``inf`` is accepted: wait as long as it takes), or a
+        ``progress`` that is neither ``None`` nor callable
     """
     if not isinstance(max_in_flight, int) or isinstance(max_in_flight, bool) or max_in_flight < 1:
         raise _errors.TieInputError(
-            "max_in_flight must be a positive int, got {!r}".format(max_in_flight))
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-                                or math.isnan(timeout) or timeout <= 0):
+            "max_in_flight must be a positive int, got {}".format(_errors.quote(max_in_flight)))
+    if timeout is not None:
+        _wire.check_timeout(timeout, "timeout", allow_infinite=True)
+    check_progress(progress)
+
+
+def check_progress(progress: Any) -> None:
+    """
+    Checks a bulk call's ``progress`` option.
+
+    :raises TieInputError: when it is neither ``None`` nor callable
+    """
+    if progress is not None and not callable(progress):
         raise _errors.TieInputError(
-            "timeout must be a positive number of seconds, got {!r}".format(timeout))
+            "progress must be None or a callable taking (done, total), got {} {}".format(
+                type(progress).__name__, _errors.quote(progress)))
+
+
+def item_list(items: Any, name: str) -> List[Any]:
+    """
+    Reads a bulk call's input into a list.
+
+    :param items: the caller's items: any iterable but a string, bytes or a mapping (a single
+        item passed by mistake)
+    :param name: the argument's name, for the error message
+    :return: the items
+    :raises TieInputTypeError: (a :class:`TieInputError` and a :class:`TypeError`) when
+        ``items`` is not iterable, or is a string, bytes or a mapping
+    """
+    if isinstance(items, (str, bytes, bytearray, Mapping)) or not isinstance(items, Iterable):
+        raise _errors.TieInputTypeError(
+            "{} must be an iterable (e.g. a list) of items, one per file, got {} {}; to make "
+            "a single request, pass a list of one item".format(
+                name, type(items).__name__, _errors.quote(items)))
+    return list(items)
 
 
 def prepare(items: Sequence[ItemT],
@@ -123,7 +174,13 @@ def run_requests(dxl_client: Any, topic: str, results: List[BulkResult[Any]],
     """
     Sends the encoded requests with at most ``max_in_flight`` outstanding and fills ``results``.
 
-    :param dxl_client: the connected DXL client
+    A client that is not connected fails every item at once with
+    :class:`~dxltieclient.TieNotConnectedError` (after waiting, while dxlclient is
+    reconnecting, at most ``timeout`` seconds in all for the whole call); a connection lost
+    during the call fails the outstanding items (``sent`` true: they may have been applied) and,
+    unless the client reconnects within that wait, the items not sent yet.
+
+    :param dxl_client: the DXL client
     :param topic: the request topic
     :param results: one result per input item, filled in place
     :param to_send: ``(index, payload)`` of the items to send, in input order
@@ -132,65 +189,155 @@ def run_requests(dxl_client: Any, topic: str, results: List[BulkResult[Any]],
     :param timeout: seconds to wait for each response, from its sending
     :param progress: called with ``(done, total)`` after each item completes; an exception it
         raises aborts the call (the outstanding requests are abandoned) and propagates
+    :raises TieInputError: for a ``progress`` that is neither ``None`` nor callable (before
+        anything is sent)
     """
-    total = len(results)
-    done_count = total - len(to_send)
+    check_progress(progress)
     _check_not_on_dxl_thread(dxl_client)
-    condition = threading.Condition()  # guards ``completed``, filled on dxlclient's thread
-    completed: Deque[Tuple[str, Any]] = collections.deque()
-    collector = _Collector(condition, completed)
-    pending: Dict[str, Tuple[int, float]] = {}  # message id -> (index, deadline); caller only
-    next_item = 0
+    _BulkRun(dxl_client, topic, results, to_send, parse, max_in_flight, timeout,
+             progress).run()
 
-    def finish(index: int, value: Any = None, error: Optional[BaseException] = None) -> None:
-        nonlocal done_count
-        results[index].value = value
-        results[index].error = error
-        done_count += 1
-        if progress is not None:
-            progress(done_count, total)
 
-    if progress is not None and done_count:
-        progress(done_count, total)
-    try:
-        while next_item < len(to_send) or pending:
-            while next_item < len(to_send) and len(pending) < max_in_flight:
-                index, payload = to_send[next_item]
-                next_item += 1
-                request = Request(topic)
-                request.payload = payload
-                pending[request.message_id] = (index, time.monotonic() + timeout)
-                try:
-                    dxl_client.async_request(request, collector)
-                except Exception as error:  # noqa: BLE001  (recorded as this item's failure)
-                    del pending[request.message_id]
-                    _forget(dxl_client, request.message_id)
-                    finish(index, error=error)
-            if not pending:
-                continue
-            with condition:
-                if not completed:
-                    nearest = min(deadline for _, deadline in pending.values())
-                    condition.wait(min(max(0.0, nearest - time.monotonic()),
-                                       threading.TIMEOUT_MAX))
-                arrived = list(completed)
-                completed.clear()
-            for message_id, response in arrived:
-                entry = pending.pop(message_id, None)
-                if entry is not None:  # else: a late response to an item already timed out
-                    _complete(finish, entry[0], response, topic, parse)
-            now = time.monotonic()
-            for message_id in [key for key, (_, deadline) in pending.items() if deadline <= now]:
-                index, _deadline = pending.pop(message_id)
-                _forget(dxl_client, message_id)
-                finish(index, error=_errors.timeout_error(
-                    WaitTimeoutException("Timeout waiting for response to message: "
-                                         + message_id), topic, timeout))
-    finally:
-        # Only left non-empty when something (e.g. the progress callback) raised: abandon the
-        # outstanding requests so that dxlclient does not keep their callbacks.
-        for message_id in pending:
-            _forget(dxl_client, message_id)
+class _Pending(NamedTuple):
+    item: int  # the item's position
+    deadline: float  # time.monotonic() after which it has timed out
+    disconnections: int  # the disconnections seen when it was sent
+
+
+class _BulkRun:
+    """One bulk call's sending loop; only the calling thread touches it (but the collector)."""
+
+    def __init__(self, dxl_client: Any, topic: str, results: List[BulkResult[Any]],
+                 to_send: List[Tuple[int, bytes]], parse: Optional[Callable[[Any], Any]],
+                 max_in_flight: int, timeout: float,
+                 progress: Optional[ProgressCallback]) -> None:
+        self.dxl_client = dxl_client
+        self.topic = topic
+        self.results = results
+        self.to_send = to_send
+        self.parse = parse
+        self.max_in_flight = max_in_flight
+        self.timeout = timeout
+        try:
+            seconds = float(timeout)
+        except OverflowError:  # an int beyond any float: as good as inf
+            seconds = math.inf
+        self.seconds = seconds  # the timeout as a float, for the deadlines
+        self.progress = progress
+        self.done_count = len(results) - len(to_send)
+        self.condition = threading.Condition()  # guards ``completed``, filled on dxlclient's thread
+        self.completed: Deque[Tuple[str, Any]] = collections.deque()
+        self.collector = _Collector(self.condition, self.completed)
+        self.pending: Dict[str, _Pending] = {}  # by message id
+        self.next_item = 0
+        self.reconnect_budget = seconds  # what this call may still wait for a reconnection
+        self.watch: Optional[_connection.DisconnectionWatch] = None
+        self.disconnections_handled = 0
+        self.seen_connected = False  # the connection was up at some point of this call
+
+    def finish(self, index: int, value: Any = None, error: Optional[BaseException] = None) -> None:
+        self.results[index].value = value
+        self.results[index].error = error
+        self.done_count += 1
+        if self.progress is not None:
+            self.progress(self.done_count, len(self.results))
+
+    def run(self) -> None:
+        if self.progress is not None and self.done_count:
+            self.progress(self.done_count, len(self.results))
+        try:
+            with _connection.DisconnectionWatch(self.dxl_client, self._wake) as self.watch:
+                while self.next_item < len(self.to_send) or self.pending:
+                    self._check_connection()
+                    self._send_more()
+                    if self.pending:
+                        self._collect()
+                        self._expire()
+        finally:
+            # Only left non-empty when something (e.g. the progress callback) raised: abandon the
+            # outstanding requests so that dxlclient does not keep their callbacks.
+            for message_id in self.pending:
+                _forget(self.dxl_client, message_id)
+
+    def _wake(self) -> None:
+        with self.condition:
+            self.condition.notify()
+
+    def _disconnections(self) -> int:
+        return self.watch.disconnections if self.watch is not None else 0
+
+    def _check_connection(self) -> None:
+        connected = _connection.is_connected(self.dxl_client)
+        disconnections = self._disconnections()
+        if connected:
+            self.seen_connected = True
+            if disconnections == self.disconnections_handled:
+                return  # the usual case, cheap
+        self.disconnections_handled = disconnections
+        lost = [message_id for message_id, entry in self.pending.items()
+                if not connected or entry.disconnections < disconnections]
+        if lost:
+            # Keep what arrived; the other responses can no longer come (the connection they
+            # were to come back on is gone, even if a new one was made since).
+            self._collect(wait=False)
+            self._fail_lost(lost)
+        if connected or self.next_item >= len(self.to_send):
+            return
+        started = time.monotonic()
+        connected = _connection.wait_until_connected(self.dxl_client, self.reconnect_budget,
+                                                     dropped=self.seen_connected
+                                                     or disconnections > 0)
+        self.reconnect_budget = max(0.0, self.reconnect_budget - (time.monotonic() - started))
+        if not connected:
+            unsent, self.next_item = self.to_send[self.next_item:], len(self.to_send)
+            for index, _payload in unsent:
+                self.finish(index, error=_errors.not_connected_error(self.topic, sent=False))
+
+    def _fail_lost(self, message_ids: List[str]) -> None:
+        entries = [self.pending.pop(message_id, None) for message_id in message_ids]
+        for message_id in message_ids:
+            _forget(self.dxl_client, message_id)
+        for entry in entries:
+            if entry is not None:  # else: answered in the meantime
+                self.finish(entry.item,
+                            error=_errors.not_connected_error(self.topic, sent=True))
+
+    def _send_more(self) -> None:
+        while self.next_item < len(self.to_send) and len(self.pending) < self.max_in_flight:
+            index, payload = self.to_send[self.next_item]
+            self.next_item += 1
+            request = Request(self.topic)
+            request.payload = payload
+            self.pending[request.message_id] = _Pending(
+                index, time.monotonic() + self.seconds, self._disconnections())
+            try:
+                self.dxl_client.async_request(request, self.collector)
+            except Exception as error:  # noqa: BLE001  (recorded as this item's failure)
+                del self.pending[request.message_id]
+                _forget(self.dxl_client, request.message_id)
+                self.finish(index, error=error)
+
+    def _collect(self, wait: bool = True) -> None:
+        with self.condition:
+            if wait and not self.completed:
+                nearest = min(entry.deadline for entry in self.pending.values())
+                self.condition.wait(min(max(0.0, nearest - time.monotonic()),
+                                        _CONNECTION_CHECK_SECONDS))
+            arrived = list(self.completed)
+            self.completed.clear()
+        for message_id, response in arrived:
+            entry = self.pending.pop(message_id, None)
+            if entry is not None:  # else: a late response to an item already timed out
+                _complete(self.finish, entry.item, response, self.topic, self.parse)
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for message_id in [key for key, entry in self.pending.items() if entry.deadline <= now]:
+            index = self.pending.pop(message_id).item
+            _forget(self.dxl_client, message_id)
+            self.finish(index, error=_errors.timeout_error(
+                WaitTimeoutException("Timeout waiting for response to message: " + message_id),
+                self.topic, self.timeout))
 
 
 def _complete(finish: Callable[..., None], index: int, response: Any, topic: str,

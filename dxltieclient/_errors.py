@@ -6,21 +6,33 @@ The whole tree::
     Exception
      └─ TieError                        any error raised by this library
          ├─ TieInputError (ValueError)   an argument was refused before anything was sent
-         │   └─ InvalidHashError (binascii.Error)
-         │                               a hash has an unknown type, non-hex digits or a bad length
+         │   ├─ InvalidHashError (binascii.Error)
+         │   │                           a hash has an unknown type, non-hex digits or a bad length
+         │   └─ TieInputTypeError (TypeError)
+         │                               an argument has the wrong type where the call used to
+         │                               raise TypeError (a non-iterable bulk input, a
+         │                               non-number response_timeout); not exported: catch it
+         │                               as TieInputError or TypeError
+         ├─ TieNotConnectedError (dxlclient WaitTimeoutException)
+         │                               the DXL client is not connected, or lost its connection
+         │                               before the response arrived
          ├─ TieServiceError              the fabric or the TIE service answered with an error
          │   └─ TieServiceNotFoundError  no service answered on the topic (code 0x80000001)
          └─ TieTimeoutError (dxlclient WaitTimeoutException)
                                          no response arrived within ``response_timeout``
 
 Every class also derives from the exception type the original dxltieclient raised in the same
-situation (``ValueError``, ``binascii.Error``, ``Exception``, ``WaitTimeoutException``), so existing
-``except`` clauses keep working.
+situation (``ValueError``, ``binascii.Error``, ``TypeError``, ``Exception``,
+``WaitTimeoutException``), so existing ``except`` clauses keep working.
+
+Messages quote at most a bounded prefix of a bad value (see :func:`quote`).
 """
 
 from __future__ import annotations
 
 import binascii
+import reprlib
+from typing import Any
 
 from dxlclient.exceptions import WaitTimeoutException
 
@@ -45,6 +57,35 @@ SERVICE_LIMIT_EXCEEDED_CODE = _signed32(0x80000011)
 #: (``0x80000001``, read by dxlclient as a signed 32-bit number).
 SERVICE_NOT_FOUND_CODES = (0x80000001, SERVICE_NOT_FOUND_CODE)
 
+#: The most characters of a bad value an error message quotes.
+QUOTE_LIMIT = 80
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = QUOTE_LIMIT
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = _REPR.maxfrozenset = 8
+
+
+def quote(value: Any, limit: int = QUOTE_LIMIT) -> str:
+    """
+    Renders a value for an error message, bounded: a string longer than ``limit`` becomes the
+    ``repr`` of its first ``limit`` characters followed by ``... (N characters)`` (``bytes``:
+    ``N bytes``); any other value is the :mod:`reprlib` rendering (containers shortened),
+    cut to ``2 * limit`` characters.
+
+    :param value: the bad value
+    :param limit: the most characters (or bytes) of a string to quote
+    :return: the text to put in the message
+    """
+    if isinstance(value, (str, bytes, bytearray)):
+        if len(value) <= limit:
+            return repr(value)
+        unit = "characters" if isinstance(value, str) else "bytes"
+        return "{!r}... ({} {})".format(value[:limit], len(value), unit)
+    text = _REPR.repr(value)
+    if len(text) > 2 * limit:
+        text = "{}... ({} characters)".format(text[:2 * limit], len(text))
+    return text
+
 
 class TieError(Exception):
     """The root of every exception raised by :mod:`dxltieclient`."""
@@ -52,6 +93,15 @@ class TieError(Exception):
 
 class TieInputError(TieError, ValueError):
     """An argument was refused before anything was sent to the fabric."""
+
+
+class TieInputTypeError(TieInputError, TypeError):
+    """
+    An argument has the wrong type where the call used to raise a plain :class:`TypeError` (a
+    bulk input that is not iterable, a ``response_timeout`` that is not a number). It is not
+    exported: catch it as :class:`TieInputError` (or :class:`ValueError`) or as
+    :class:`TypeError`.
+    """
 
 
 class InvalidHashError(TieInputError, binascii.Error):
@@ -114,7 +164,61 @@ class TieTimeoutError(TieError, WaitTimeoutException):
     It also derives from :class:`dxlclient.exceptions.WaitTimeoutException`, which the original
     library let escape. The most common cause is a client that is not authorized to send on the
     topic: the broker drops such requests silently.
+
+    A request that timed out may still have been applied: a response can be late or lost after
+    TIE stored a set. Re-read the reputation to know, or simply send the set again (setting the
+    same reputation twice is harmless).
     """
+
+
+class TieNotConnectedError(TieError, WaitTimeoutException):
+    """
+    The DXL client is not connected to a broker, so the request was not sent; or the connection
+    was lost after the request was sent and before its response arrived, in which case the
+    request may or may not have been applied (see :attr:`sent`).
+
+    A call on a disconnected client fails at once (a bulk call fails every item at once) rather
+    than waiting for its timeout; when dxlclient is reconnecting, the call first waits for the
+    reconnection, at most its timeout once. It also derives from
+    :class:`dxlclient.exceptions.WaitTimeoutException`, which the original library raised (after
+    the whole timeout) in this situation.
+
+    :param message: the text
+    :param topic: the topic of the request
+    :param sent: whether the request had been sent when the connection was found lost
+    """
+
+    def __init__(self, message: str, topic: str | None = None, sent: bool = False) -> None:
+        super().__init__(message)
+        #: The topic of the request (``None`` when unknown).
+        self.topic = topic
+        #: ``True`` when the request was sent before the connection was lost: it may have
+        #: been applied.
+        self.sent = sent
+
+    def __reduce__(self) -> "tuple[type, tuple[str, str | None, bool]]":
+        return (type(self), (str(self), self.topic, self.sent))
+
+
+def not_connected_error(topic: str, sent: bool = False) -> TieNotConnectedError:
+    """
+    Builds the exception for a request made on, or interrupted by, a lost connection.
+
+    :param topic: the topic of the request
+    :param sent: ``False``: the request was not sent; ``True``: it was sent, and the connection
+        was lost before its response arrived
+    :return: the exception
+    """
+    if sent:
+        text = ("The connection to the DXL broker was lost before the response to the request "
+                "on topic {} arrived: the request may or may not have been applied. Once the "
+                "client is connected again, re-read the value, or re-send the request (setting "
+                "a reputation again is harmless).".format(topic))
+    else:
+        text = ("The DXL client is not connected to a broker: the request on topic {} was not "
+                "sent. Connect it first (DxlClient.connect()), or check the broker and the "
+                "client's reconnection settings.".format(topic))
+    return TieNotConnectedError(text, topic, sent)
 
 
 def service_error(error_message: str, error_code: int, topic: str | None = None) -> TieServiceError:
@@ -144,5 +248,6 @@ def timeout_error(original: Exception, topic: str, timeout: float) -> TieTimeout
     return TieTimeoutError(
         "{} (no response on topic {} within {} s; if the TIE server is running, check that this "
         "client is authorized to send on the topic: the broker drops unauthorized messages "
-        "silently)".format(original, topic, timeout)
+        "silently; a set request that timed out may still have been applied: re-read it, or "
+        "re-send it)".format(original, topic, timeout)
     )

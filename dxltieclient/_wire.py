@@ -15,10 +15,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
+import numbers
 import string
+import threading
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple, Union
 
-from ._errors import InvalidHashError, TieInputError
+from ._errors import InvalidHashError, TieInputError, TieInputTypeError, quote
 from .constants import CertProvider, FileProvider, FileType, HashType, TrustLevel
 
 #: A caller's hashes: hash type (``md5``, ``sha1``, ``sha256``) to hexadecimal digest.
@@ -88,8 +91,8 @@ def check_trust_level(trust_level: Any) -> int:
     """
     if not _is_plain_int(trust_level) or trust_level not in constant_values(TrustLevel).values():
         raise TieInputError(
-            "Unknown trust level {!r}: use one of the TrustLevel values: {}".format(
-                trust_level, _describe_members(TrustLevel)))
+            "Unknown trust level {}: use one of the TrustLevel values: {}".format(
+                quote(trust_level), _describe_members(TrustLevel)))
     return trust_level
 
 
@@ -103,9 +106,34 @@ def check_query_limit(query_limit: Any) -> int:
     """
     if not _is_plain_int(query_limit) or query_limit < 1:
         raise TieInputError(
-            "query_limit must be a positive int (TIE accepts 1 to 5000), got {!r}".format(
-                query_limit))
+            "query_limit must be a positive int (TIE accepts 1 to 5000), got {}".format(
+                quote(query_limit)))
     return query_limit
+
+
+def check_timeout(value: Any, name: str, allow_infinite: bool) -> None:
+    """
+    Checks a number of seconds to wait, such as ``response_timeout`` or a bulk ``timeout``.
+
+    :param value: the number of seconds
+    :param name: the argument's name, for the error message
+    :param allow_infinite: whether ``inf`` (wait as long as it takes) is accepted
+    :raises TieInputTypeError: when it is not a real number (``bool`` included)
+    :raises TieInputError: when it is NaN, not positive, or infinite (or beyond what a thread
+        can wait, :data:`threading.TIMEOUT_MAX`) while not allowed
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TieInputTypeError("{} must be a number of seconds, got {} {}".format(
+            name, type(value).__name__, quote(value)))
+    try:
+        seconds = float(value)
+    except OverflowError:  # an int beyond any float
+        seconds = math.inf
+    too_long = seconds > threading.TIMEOUT_MAX and not allow_infinite
+    if math.isnan(seconds) or seconds <= 0 or too_long:
+        raise TieInputError("{} must be a positive number of seconds{}, got {}".format(
+            name, "" if allow_infinite else " (finite, at most {:.0f})".format(
+                threading.TIMEOUT_MAX), quote(value)))
 
 
 def check_text(value: Any, name: str) -> str:
@@ -115,11 +143,20 @@ def check_text(value: Any, name: str) -> str:
     :param value: the argument
     :param name: the argument's name, for the error message
     :return: the value
-    :raises TieInputError: when it is not a ``str``
+    :raises TieInputError: when it is not a ``str``, or holds a lone surrogate (such as
+        ``"\\udc80"``, which Python makes of undecodable bytes): it cannot be encoded as UTF-8,
+        and TIE could not store it
     """
     if not isinstance(value, str):
-        raise TieInputError("{} must be a str, got {} {!r}".format(
-            name, type(value).__name__, value))
+        raise TieInputError("{} must be a str, got {} {}".format(
+            name, type(value).__name__, quote(value)))
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise TieInputError(
+            "{} holds a lone surrogate {!r} at position {}, which cannot be encoded as UTF-8: "
+            "pass valid text (e.g. decode file names with errors='replace'), got {}".format(
+                name, value[error.start], error.start, quote(value))) from None
     return value
 
 
@@ -134,8 +171,8 @@ def check_hash(hash_type: Any, value: Any, allow_bytes: bool = True) -> None:
     """
     if hash_type not in HASH_HEX_LENGTHS:
         raise InvalidHashError(
-            "Unknown hash type {!r} (value {!r}): use one of {} (see HashType)".format(
-                hash_type, value, ", ".join(sorted(HASH_HEX_LENGTHS))))
+            "Unknown hash type {} (value {}): use one of {} (see HashType)".format(
+                quote(hash_type), quote(value), ", ".join(sorted(HASH_HEX_LENGTHS))))
     text = value
     if allow_bytes and isinstance(value, (bytes, bytearray)):
         try:
@@ -143,17 +180,17 @@ def check_hash(hash_type: Any, value: Any, allow_bytes: bool = True) -> None:
         except UnicodeDecodeError:
             text = None
     if not isinstance(text, str):
-        raise InvalidHashError("Invalid {} hash {!r}: expected a string of hexadecimal digits, "
-                               "got {}".format(hash_type, value, type(value).__name__))
+        raise InvalidHashError("Invalid {} hash {}: expected a string of hexadecimal digits, "
+                               "got {}".format(hash_type, quote(value), type(value).__name__))
     if not _HEX_DIGITS.issuperset(text):
         raise InvalidHashError(
-            "Invalid {} hash {!r}: it must contain hexadecimal digits only (0-9, a-f)".format(
-                hash_type, value))
+            "Invalid {} hash {}: it must contain hexadecimal digits only (0-9, a-f)".format(
+                hash_type, quote(value)))
     expected = HASH_HEX_LENGTHS[hash_type]
     if len(text) != expected:
         raise InvalidHashError(
-            "Invalid {} hash {!r}: expected {} hexadecimal digits, got {}".format(
-                hash_type, value, expected, len(text)))
+            "Invalid {} hash {}: expected {} hexadecimal digits, got {}".format(
+                hash_type, quote(value), expected, len(text)))
 
 
 def check_hashes(hashes: Any, allow_bytes: bool = True) -> None:
@@ -168,7 +205,7 @@ def check_hashes(hashes: Any, allow_bytes: bool = True) -> None:
     if not isinstance(hashes, Mapping):
         raise TieInputError(
             "hashes must be a dict of hash type to hex digest, e.g. {{'md5': '<32 hex digits>'}}, "
-            "got {} {!r}".format(type(hashes).__name__, hashes))
+            "got {} {}".format(type(hashes).__name__, quote(hashes)))
     if not hashes:
         raise TieInputError(
             "hashes is empty: give at least one hash, e.g. {'md5': '<32 hex digits>'}")
@@ -363,15 +400,22 @@ def file_first_references_request(hashes: Any, query_limit: Any = 500) -> JsonOb
     return {"queryLimit": query_limit, _HASHES: hashes_to_wire(hashes)}
 
 
+def _public_key_given(public_key_sha1: Any) -> bool:
+    # As in the original, None and an empty string mean "no public key" (the field is left out);
+    # any other falsy value (0, False, [], {}) is a mistake, refused by check_sha1.
+    return not (public_key_sha1 is None
+                or (isinstance(public_key_sha1, (str, bytes, bytearray)) and not public_key_sha1))
+
+
 def _cert_hashes(sha1: Any, public_key_sha1: Any) -> List[JsonObject]:
     check_sha1(sha1, "sha1")
-    if public_key_sha1:
+    if _public_key_given(public_key_sha1):
         check_sha1(public_key_sha1, "public_key_sha1")
     return [{"type": HashType.SHA1, "value": hex_to_base64(sha1)}]
 
 
 def _with_public_key(payload: JsonObject, public_key_sha1: Any) -> JsonObject:
-    if public_key_sha1:
+    if _public_key_given(public_key_sha1):
         payload[_PUBLIC_KEY_SHA1] = hex_to_base64(public_key_sha1)
     return payload
 
@@ -543,11 +587,11 @@ def hashes_from_wire_strict(hash_list: Any, allowed: Iterable[str]) -> Dict[str,
     for entry in hash_list:
         if not isinstance(entry, dict) or "type" not in entry or "value" not in entry:
             raise WireFormatError("each entry of 'hashes' must be an object with 'type' and "
-                                  "'value', got {!r}".format(_bounded(entry)))
+                                  "'value', got {}".format(quote(entry)))
         hash_type = entry["type"]
         if hash_type not in allowed:
-            raise WireFormatError("unknown hash type {!r}: expected {}".format(
-                _bounded(hash_type), " or ".join(allowed)))
+            raise WireFormatError("unknown hash type {}: expected {}".format(
+                quote(hash_type), " or ".join(allowed)))
         hashes[hash_type] = digest_from_base64(hash_type, entry["value"])
     return hashes
 
@@ -562,41 +606,33 @@ def digest_from_base64(hash_type: str, value: Any) -> str:
     :raises WireFormatError: when the value is not base64 of the right length
     """
     if not isinstance(value, str):
-        raise WireFormatError("the value of the {} hash must be a base64 string, got {!r}".format(
-            hash_type, _bounded(value)))
+        raise WireFormatError("the value of the {} hash must be a base64 string, got {}".format(
+            hash_type, quote(value)))
     try:
         digest = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        raise WireFormatError("the value of the {} hash is not valid base64: {!r}".format(
-            hash_type, _bounded(value))) from None
+        raise WireFormatError("the value of the {} hash is not valid base64: {}".format(
+            hash_type, quote(value))) from None
     expected = HASH_HEX_LENGTHS[hash_type] // 2
     if len(digest) != expected:
-        raise WireFormatError("the {} hash {!r} is {} bytes long, expected {}".format(
-            hash_type, _bounded(value), len(digest), expected))
+        raise WireFormatError("the {} hash {} is {} bytes long, expected {}".format(
+            hash_type, quote(value), len(digest), expected))
     return binascii.hexlify(digest).decode("ascii")
-
-
-def _bounded(value: Any, limit: int = 80) -> Any:
-    """A value for an error message: strings and bytes longer than ``limit`` are cut."""
-    if isinstance(value, (str, bytes, bytearray)) and len(value) > limit:
-        return value[:limit]
-    return value
 
 
 def _check_int(value: Any, name: str, low: int, high: Optional[int] = None) -> int:
     if not _is_plain_int(value) or value < low or (high is not None and value > high):
         bounds = "from {} to {}".format(low, high) if high is not None else ">= {}".format(low)
-        raise TieInputError("{} must be an int {}, got {!r}".format(name, bounds,
-                                                                     _bounded(value)))
+        raise TieInputError("{} must be an int {}, got {}".format(name, bounds, quote(value)))
     return int(value)
 
 
 def _check_target_type(subject: str, value: Any) -> None:
     choices = UPDATES_TARGET_HASH_TYPES[subject]
     if value not in choices:
-        raise TieInputError("{}_hash_type must be None or one of {}, got {!r}".format(
+        raise TieInputError("{}_hash_type must be None or one of {}, got {}".format(
             subject if subject == "file" else "cert", ", ".join(map(repr, choices)),
-            _bounded(value)))
+            quote(value)))
 
 
 def reputation_updates_request(since_time: Any, query_limit: Any = DEFAULT_UPDATES_QUERY_LIMIT,
@@ -622,7 +658,7 @@ def reputation_updates_request(since_time: Any, query_limit: Any = DEFAULT_UPDAT
     _check_int(since_time, "since_time", 0)
     _check_int(query_limit, "query_limit", 1, MAX_UPDATES_QUERY_LIMIT)
     if not isinstance(targeted, bool):
-        raise TieInputError("targeted must be a bool, got {!r}".format(_bounded(targeted)))
+        raise TieInputError("targeted must be a bool, got {}".format(quote(targeted)))
     payload: JsonObject = {"sinceTime": since_time, "queryLimit": query_limit,
                            "targeted": targeted}
     target_types: JsonObject = {}
@@ -725,8 +761,8 @@ def _metadata_value(name: str, kind: str, value: Any) -> Any:
             "strint": isinstance(value, str) or _is_plain_int(value),
             "b64sha1": True}[kind]
     if not good:
-        raise TieInputError("metadata field {!r} must be {}, got {} {!r}".format(
-            name, _KIND_TEXT[kind], type(value).__name__, _bounded(value)))
+        raise TieInputError("metadata field {!r} must be {}, got {} {}".format(
+            name, _KIND_TEXT[kind], type(value).__name__, quote(value)))
     if kind == "b64sha1":
         check_sha1(value, name)
         return hex_to_base64(value)
@@ -741,7 +777,7 @@ def _metadata_fields(metadata: Any, fields: Tuple[Tuple[str, str], ...]) -> Json
     unknown = sorted(str(name) for name in metadata if name not in kinds)
     if unknown:
         raise TieInputError("unknown metadata field(s) {}: the fields are {}".format(
-            ", ".join(repr(_bounded(name)) for name in unknown[:5]),
+            ", ".join(quote(name) for name in unknown[:5]),
             ", ".join(name for name, _ in fields)))
     return {name: _metadata_value(name, kind, metadata[name]) for name, kind in fields
             if metadata.get(name) is not None}
@@ -840,7 +876,7 @@ class UpdatesPager:
         if exceeded and (not _is_plain_int(latest) or latest < self.since):
             raise TieServiceError(
                 "TIE said the query limit was exceeded but gave no usable latestUpdateTime "
-                "({!r}), so the next page cannot be asked for".format(_bounded(latest)), 0,
+                "({}), so the next page cannot be asked for".format(quote(latest)), 0,
                 self._topic)
         if exceeded and latest == self.since and not new:
             raise TieServiceError(

@@ -10,6 +10,7 @@ import binascii  # noqa: F401  (part of the module's historical namespace)
 import collections.abc as _abc
 import json  # noqa: F401  (part of the module's historical namespace)
 import logging as _logging
+import numbers as _numbers
 import typing as _t
 
 from dxlbootstrap.client import Client
@@ -19,7 +20,7 @@ from dxlclient.callbacks import EventCallback as _EventCallback
 from dxlclient.exceptions import WaitTimeoutException as _WaitTimeoutException
 from dxlclient.message import Message as _Message
 
-from . import _bulk, _errors, _targeted, _wire
+from . import _bulk, _connection, _errors, _targeted, _wire
 from .constants import (  # noqa: F401  (part of the module's historical namespace)
     CertProvider,
     CertReputationOverriddenProp,
@@ -96,7 +97,8 @@ class TieClient(Client):
     :class:`ValueError` subclass (:class:`~dxltieclient.TieInputError`,
     :class:`~dxltieclient.InvalidHashError`). An error response raises
     :class:`~dxltieclient.TieServiceError`; no response within :attr:`response_timeout`
-    raises :class:`~dxltieclient.TieTimeoutError`.
+    raises :class:`~dxltieclient.TieTimeoutError`; a client that is not connected raises
+    :class:`~dxltieclient.TieNotConnectedError` at once.
 
     The synchronous methods may not be called from inside an event callback (dxlclient forbids
     synchronous requests on its incoming-message threads): hand such work to another thread.
@@ -222,7 +224,11 @@ class TieClient(Client):
             ``hashes`` that is not a non-empty dict
         :raises InvalidHashError: for an unknown hash type, non-hex digits or a wrong length
         :raises TieServiceError: when TIE answers with an error
-        :raises TieTimeoutError: when no response arrives within :attr:`response_timeout`
+        :raises TieTimeoutError: when no response arrives within :attr:`response_timeout`;
+            the set may still have been applied: re-read it, or send it again
+            (setting the same reputation twice is harmless)
+        :raises TieNotConnectedError: when the client is not connected (nothing sent),
+            or lost its connection before the response (it may have been applied)
         """
         self._tie_request(TIE_SET_FILE_REPUTATION_TOPIC,
                           _wire.set_file_reputation_request(trust_level, hashes, filename,
@@ -326,7 +332,11 @@ class TieClient(Client):
         :raises TieInputError: for a bad trust level or comment
         :raises InvalidHashError: for a SHA-1 that is not 40 hexadecimal digits
         :raises TieServiceError: when TIE answers with an error
-        :raises TieTimeoutError: when no response arrives within :attr:`response_timeout`
+        :raises TieTimeoutError: when no response arrives within :attr:`response_timeout`;
+            the set may still have been applied: re-read it, or send it again
+            (setting the same reputation twice is harmless)
+        :raises TieNotConnectedError: when the client is not connected (nothing sent),
+            or lost its connection before the response (it may have been applied)
         """
         self._tie_request(TIE_SET_CERT_REPUTATION_TOPIC,
                           _wire.set_cert_reputation_request(trust_level, sha1, public_key_sha1,
@@ -405,12 +415,14 @@ class TieClient(Client):
             the reputations dict :meth:`get_file_reputation` would return; ``error`` the
             exception it would raise (input errors, :class:`~dxltieclient.TieServiceError`,
             :class:`~dxltieclient.TieTimeoutError`)
-        :raises TieInputError: for a bad ``max_in_flight`` or ``timeout``
+        :raises TieInputError: for a bad ``max_in_flight``, ``timeout`` or ``progress``, or an
+            input that is not an iterable of items (also a :class:`TypeError` then), before
+            anything is sent
         """
         return self._bulk_requests(TIE_GET_FILE_REPUTATION_TOPIC, hashes_list,
                                    _wire.file_reputation_request,
                                    _wire.reputations_from_response,
-                                   max_in_flight, timeout, progress)
+                                   max_in_flight, timeout, progress, items_name="hashes_list")
 
     def set_file_reputations(
             self, reputations: _t.Iterable[_t.Mapping[str, _t.Any]],
@@ -441,14 +453,19 @@ class TieClient(Client):
         :param progress: called on the calling thread as ``progress(done, total)``; an
             exception it raises aborts the call and propagates
         :return: one :class:`~dxltieclient.BulkResult` per item, in input order (``value`` is
-            ``None``; ``error`` is set for a failed item)
-        :raises TieInputError: for a bad ``max_in_flight`` or ``timeout``
+            ``None``; ``error`` is set for a failed item). An item that failed with
+            :class:`~dxltieclient.TieTimeoutError` (or a
+            :class:`~dxltieclient.TieNotConnectedError` whose ``sent`` is true) may still have
+            been applied: re-read it, or send it again
+        :raises TieInputError: for a bad ``max_in_flight``, ``timeout`` or ``progress``, or an
+            input that is not an iterable of items (also a :class:`TypeError` then), before
+            anything is sent
         """
         return self._bulk_requests(
             TIE_SET_FILE_REPUTATION_TOPIC, reputations,
             _kwargs_builder(_wire.set_file_reputation_request,
                             ("trust_level", "hashes"), ("filename", "comment")),
-            None, max_in_flight, timeout, progress)
+            None, max_in_flight, timeout, progress, items_name="reputations")
 
     def set_external_file_reputations(
             self, reputations: _t.Iterable[_t.Mapping[str, _t.Any]],
@@ -465,9 +482,14 @@ class TieClient(Client):
 
         :param reputations: one dict of arguments per file
         :param progress: called as ``progress(done, total)`` after each item
-        :return: one :class:`~dxltieclient.BulkResult` per item, in input order
+        :return: one :class:`~dxltieclient.BulkResult` per item, in input order (an item not
+            sent because the client is not connected fails with
+            :class:`~dxltieclient.TieNotConnectedError`)
+        :raises TieInputError: for a bad ``progress``, or an input that is not an iterable of
+            items (also a :class:`TypeError` then), before anything is sent
         """
-        items = list(reputations)
+        _bulk.check_progress(progress)
+        items = _bulk.item_list(reputations, "reputations")
         results, to_send = _bulk.prepare(
             items, _kwargs_builder(_wire.external_file_report_event, ("trust_level", "hashes"),
                                    ("file_type", "filename", "comment")))
@@ -481,6 +503,8 @@ class TieClient(Client):
             event = Event(TIE_EVENT_EXTERNAL_FILE_REPORT_TOPIC)
             event.payload = payload
             try:
+                if not _connection.is_connected(self._dxl_client):
+                    raise _errors.not_connected_error(TIE_EVENT_EXTERNAL_FILE_REPORT_TOPIC)
                 self._dxl_client.send_event(event)
             except Exception as error:  # noqa: BLE001  (recorded as this item's failure)
                 results[index].error = error
@@ -493,16 +517,35 @@ class TieClient(Client):
                        build: _t.Callable[[_t.Any], _t.Dict[str, _t.Any]],
                        parse: _t.Optional[_t.Callable[[_t.Any], _t.Any]], max_in_flight: int,
                        timeout: _t.Optional[float],
-                       progress: _t.Optional[_bulk.ProgressCallback]) -> _t.List[_t.Any]:
+                       progress: _t.Optional[_bulk.ProgressCallback],
+                       items_name: str = "items") -> _t.List[_t.Any]:
         if timeout is None:
             timeout = self._response_timeout
-        _bulk.check_bulk_options(max_in_flight, timeout)
-        results, to_send = _bulk.prepare(list(items), build)
+        _bulk.check_bulk_options(max_in_flight, timeout, progress)
+        results, to_send = _bulk.prepare(_bulk.item_list(items, items_name), build)
         _bulk.run_requests(self._dxl_client, topic, results, to_send, parse, max_in_flight,
                            timeout, progress)
         return results
 
     # -- transport ------------------------------------------------------------------------------
+
+    @property
+    def response_timeout(self) -> _t.Any:
+        """
+        The most seconds to wait for a response from TIE (30 by default, and at least 30).
+
+        Setting a value below 30 raises a plain :class:`Exception` (the original's); setting
+        ``nan``, ``inf`` or a non-number raises :class:`~dxltieclient.TieInputError` (a
+        :class:`TypeError` too for a non-number).
+        """
+        return self._response_timeout
+
+    @response_timeout.setter
+    def response_timeout(self, response_timeout: _t.Any) -> None:
+        if not (isinstance(response_timeout, _numbers.Real)
+                and response_timeout < self._MIN_RESPONSE_TIMEOUT):  # else the original's error
+            _wire.check_timeout(response_timeout, "response_timeout", allow_infinite=False)
+        Client.response_timeout.fset(self, response_timeout)
 
     def _tie_request(self, topic: str, payload: _t.Dict[str, _t.Any]) -> _t.Any:
         request = Request(topic)
@@ -516,14 +559,21 @@ class TieClient(Client):
 
         :param request: the request to send
         :return: the response message
+        :raises TieNotConnectedError: when the client is not connected (and dxlclient does not
+            reconnect it within :attr:`response_timeout`), or lost its connection before the
+            response arrived
         :raises TieServiceError: for an error response (text ``Error: <message> (<code>)``)
         :raises TieTimeoutError: when no response arrives in time
         """
+        topic = request.destination_topic
+        if not _connection.wait_until_connected(self._dxl_client, self._response_timeout):
+            raise _errors.not_connected_error(topic)
         try:
             response = self._dxl_client.sync_request(request, timeout=self._response_timeout)
         except _WaitTimeoutException as error:
-            raise _errors.timeout_error(error, request.destination_topic,
-                                        self._response_timeout) from error
+            if not _connection.is_connected(self._dxl_client):
+                raise _errors.not_connected_error(topic, sent=True) from error
+            raise _errors.timeout_error(error, topic, self._response_timeout) from error
         if response.message_type == _Message.MESSAGE_TYPE_ERROR:
             raise _errors.service_error(response.error_message, response.error_code,
                                         request.destination_topic)
@@ -833,18 +883,18 @@ def _kwargs_builder(build: _t.Callable[..., _t.Dict[str, _t.Any]], required: _t.
     def build_item(item: _t.Any) -> _t.Dict[str, _t.Any]:
         if not isinstance(item, _abc.Mapping):
             raise _errors.TieInputError(
-                "each item must be a dict of arguments ({}), got {} {!r}".format(
-                    ", ".join(allowed), type(item).__name__, item))
+                "each item must be a dict of arguments ({}), got {} {}".format(
+                    ", ".join(allowed), type(item).__name__, _errors.quote(item)))
         problems = []
-        unknown = sorted(set(item) - set(allowed))
+        unknown = sorted(set(item) - set(allowed), key=repr)
         if unknown:
-            problems.append("unknown {}".format(", ".join(map(repr, unknown))))
+            problems.append("unknown {}".format(", ".join(map(_errors.quote, unknown[:8]))))
         missing = [name for name in required if name not in item]
         if missing:
             problems.append("missing {}".format(", ".join(map(repr, missing))))
         if problems:
-            raise _errors.TieInputError("item {!r}: {}; the arguments are {}".format(
-                item, "; ".join(problems), ", ".join(allowed)))
+            raise _errors.TieInputError("item {}: {}; the arguments are {}".format(
+                _errors.quote(item), "; ".join(problems), ", ".join(allowed)))
         return build(**item)
 
     return build_item

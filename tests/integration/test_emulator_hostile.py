@@ -20,7 +20,7 @@ HUGE_HASH = json.dumps({"hashes": [{"type": "md5", "value": "A" * 1_000_000}]}).
 @pytest.mark.parametrize("topic, payload, expected", [
     (TIE_GET_FILE_REPUTATION_TOPIC, DEEP, "too deeply"),
     (TIE_SET_FILE_REPUTATION_TOPIC, SURROGATE, "surrogate"),
-    (TIE_GET_FILE_REPUTATION_TOPIC, HUGE_HASH, "chars)"),
+    (TIE_GET_FILE_REPUTATION_TOPIC, HUGE_HASH, "characters)"),
 ], ids=["deep-json", "lone-surrogate", "1mb-hash"])
 def test_hostile_requests_get_a_short_invalid_request_error(tie_sandbox, topic, payload,
                                                            expected):

@@ -46,8 +46,8 @@ The rest of the TIE Server API (issue #10):
 Errors: a malformed request gets an error response with code :data:`ERROR_INVALID_REQUEST`
 (400) and a message naming the problem; nothing is changed in the store. Malformed includes JSON
 nested too deeply to parse and text (a file name, a comment) that is not valid Unicode (a lone
-surrogate escape such as ``"\\ud800"``). Messages and log lines quote at most
-:data:`QUOTE_LIMIT` characters of a bad value (:func:`quote`), and an error message is at most
+surrogate escape such as ``"\\ud800"``). Messages and log lines quote a bounded prefix of a bad
+value (the library's ``dxltieclient._errors.quote``), and an error message is at most
 :data:`MESSAGE_LIMIT` characters long. An unexpected failure
 (a bug, a store error) gets :data:`ERROR_INTERNAL` (500). A malformed external report is logged
 and ignored (events have no reply).
@@ -72,6 +72,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
 from ... import client as _client
+from ..._errors import quote
 from ..._wire import (
     WireFormatError,
     check_hash,
@@ -151,8 +152,6 @@ DEFAULT_QUERY_LIMIT = 100
 #: The largest ``queryLimit`` TIE honours; larger ones are capped.
 MAX_QUERY_LIMIT = 5000
 
-#: The longest prefix of a bad value quoted in an error message or a log line.
-QUOTE_LIMIT = 100
 #: The longest error message the emulator answers or logs.
 MESSAGE_LIMIT = 1000
 
@@ -263,24 +262,6 @@ def client_id_of(source_client_id: Optional[str], reply_to_topic: Optional[str])
     return None
 
 
-def quote(value: Any, limit: int = QUOTE_LIMIT) -> str:
-    """
-    Quotes a value for an error message or a log line: its ``repr``, cut to ``limit``
-    characters, followed by its full length when cut.
-
-    :param value: any value (from a request)
-    :param limit: the most characters of its ``repr`` to keep
-    :return: e.g. ``'abc'``, or ``'aaaa…(10000002 chars)`` when cut
-    """
-    try:
-        text = repr(value)
-    except RecursionError:
-        return "<a deeply nested {}>".format(type(value).__name__)
-    if len(text) <= limit:
-        return text
-    return "{}…({} chars)".format(text[:limit], len(text))
-
-
 def bounded(message: str, limit: int = MESSAGE_LIMIT) -> str:
     """
     :param message: an error message
@@ -289,7 +270,7 @@ def bounded(message: str, limit: int = MESSAGE_LIMIT) -> str:
     """
     if len(message) <= limit:
         return message
-    return "{}…({} chars)".format(message[:limit], len(message))
+    return "{}... ({} characters)".format(message[:limit], len(message))
 
 
 # ---------------------------------------------------------------------------------------------

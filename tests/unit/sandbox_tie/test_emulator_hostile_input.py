@@ -26,8 +26,8 @@ def test_quote_keeps_a_bounded_prefix_and_says_how_long_the_value_was():
     assert quote("abc") == "'abc'"
     huge = "a" * 10_000_000
     quoted = quote(huge)
-    assert quoted.startswith("'aaaa") and quoted.endswith("…(10000002 chars)")
-    assert len(quoted) < svc.QUOTE_LIMIT + 30
+    assert quoted.startswith("'aaaa") and quoted.endswith("... (10000000 characters)")
+    assert len(quoted) < 150
     assert len(bounded("x" * 5000)) < svc.MESSAGE_LIMIT + 30
 
 
@@ -35,7 +35,8 @@ def test_quote_survives_a_value_too_deep_for_repr():
     value = []
     for _ in range(100_000):
         value = [value]
-    assert quote(value) == "<a deeply nested list>"
+    quoted = quote(value)
+    assert quoted.startswith("[[") and len(quoted) < 200
 
 
 def test_a_10_mb_hash_gets_a_short_error_and_a_short_log_line(service, caplog):
@@ -44,7 +45,7 @@ def test_a_10_mb_hash_gets_a_short_error_and_a_short_log_line(service, caplog):
         outcome = service.handle_request(TOPIC_GET_FILE_REPUTATION, payload, None)
     code, message = outcome.error
     assert code == ERROR_INVALID_REQUEST
-    assert "md5" in message and "chars)" in message
+    assert "md5" in message and "characters)" in message
     assert len(message) < 400
     assert max(len(record.getMessage()) for record in caplog.records) < 2000
 
