@@ -11,8 +11,8 @@ Rules:
   :data:`~.probes.HEALTH_TIMEOUT` (twice, so that a busy machine is not mistaken for a wedged
   process); a running but unhealthy process is restarted;
 * restarting one process never restarts a healthy one: fabric services restarted under a
-  running emulator are repopulated by asking the emulator to register again
-  (:mod:`.reregister`);
+  running emulator announce themselves (``FABRIC_READY_TOPIC``), and the emulator registers
+  again by itself;
 * an old instance is stopped, and gone, before its replacement starts: two never serve at once.
 """
 
@@ -31,7 +31,6 @@ from .errors import SandboxStartError
 from .fabric_services import READY_LOG_LINE
 from .paths import EMULATOR_CLIENT, FABRIC_CLIENT, SandboxPaths
 from .probes import HEALTH_TIMEOUT, Probe
-from .reregister import REREGISTER_SIGNAL
 
 _logger = logging.getLogger(__name__)
 
@@ -42,8 +41,6 @@ UNHEALTHY_STOP_TIMEOUT = 3.0
 #: How long a running service process may take to register again with restarted fabric
 #: services before it is restarted, in seconds.
 REREGISTER_TIMEOUT = 15.0
-#: How often it is asked again meanwhile, in seconds.
-REREGISTER_INTERVAL = 5.0
 #: How many health probes must fail in a row before a running process is called unhealthy.
 HEALTH_ATTEMPTS = 2
 
@@ -84,8 +81,8 @@ class ProcessSpec:
     :param ready_line: a line its log has once it is ready (found sooner than by probing)
     :param role: ``transport`` (the broker: every client connects through it; its ``start``
         returns once it listens), ``registry`` (the fabric services: services register with
-        it) or ``service`` (the TIE emulator: it registers a service; it is asked to register
-        again, with :data:`~.reregister.REREGISTER_SIGNAL`, after the registry restarted)
+        it) or ``service`` (the TIE emulator: it registers a service, and again by itself when
+        a restarted registry announces itself)
     """
 
     key: str
@@ -366,22 +363,17 @@ class Supervisor:
                    restarted: Set[str]) -> bool:
         """
         After a process it depends on restarted: waits (bounded) for ``spec`` to answer again.
-        New fabric services start with an empty registry, so a service process is asked (every
-        few seconds while it does not answer) to register again.
+        New fabric services start with an empty registry and announce themselves; a service
+        process then registers again by itself.
         """
         pid = state["pids"].get(spec.key)
         roles = {spec_for(key).role for key in restarted}
-        ask = spec.role == "service" and "registry" in roles
         # After a broker restart it must reconnect first (with its own back-off): wait longer.
         timeout = spec.ready_timeout if "transport" in roles else REREGISTER_TIMEOUT
         deadline = time.monotonic() + timeout
-        next_ask = time.monotonic()
         while time.monotonic() < deadline:
             if not is_running(self._paths, spec, pid):
                 return False
-            if ask and time.monotonic() >= next_ask:
-                _process.signal_process(pid, REREGISTER_SIGNAL, spec.marker(self._paths))
-                next_ask = time.monotonic() + REREGISTER_INTERVAL
             if spec.health(probe, HEALTH_TIMEOUT):
                 return True
             time.sleep(0.05)

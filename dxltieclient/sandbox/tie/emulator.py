@@ -63,7 +63,6 @@ from dxlclient.client_config import DxlClientConfig
 from dxlclient.message import ErrorResponse, Event, Request, Response
 from dxlclient.service import ServiceRegistrationInfo
 
-from .. import reregister
 from .._constants import FABRIC_READY_TOPIC, REGISTER_TOPIC, UNREGISTER_TOPIC
 from .seed import seed
 from .service import (
@@ -564,7 +563,6 @@ def _serve(config_file: str, store_file: str, delay_ms: float,
             for topic in REQUEST_TOPICS:
                 info.add_topic(topic, handler)
             client.register_service_sync(info, REGISTER_TIMEOUT)
-            uninstall_reregister = reregister.install(client, info, REGISTER_TIMEOUT)
             client.add_event_callback(TOPIC_EXTERNAL_FILE_REPORT,
                                       _ExternalReportHandler(client, service, sender, work))
             client.add_event_callback(FABRIC_READY_TOPIC, _FabricReadyHandler(client, info, work))
@@ -575,7 +573,6 @@ def _serve(config_file: str, store_file: str, delay_ms: float,
             while not stop.wait(0.5):
                 pass
             logger.info("TIE emulator stopping")
-            uninstall_reregister()
             _unregister(client, info, UNREGISTER_TIMEOUT)
             work.close()
             sender.close()
