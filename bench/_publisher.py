@@ -21,11 +21,11 @@ from typing import Any, Dict, List
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from dxlclient.message import Event  # noqa: E402
+from dxlclient.message import Event
 
-from bench._common import connect, destroy_quietly, make_hashes  # noqa: E402
-from dxltieclient import _wire  # noqa: E402
-from dxltieclient.sandbox.tie.events import file_reputation_change_event  # noqa: E402
+from bench._common import connect, destroy_quietly, make_hashes
+from dxltieclient import _wire
+from dxltieclient.sandbox.tie.events import file_reputation_change_event
 
 #: Different files cycled through by the events.
 DISTINCT_FILES = 100

@@ -36,14 +36,14 @@ from typing import Any, List, Optional
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench import (  # noqa: E402
+from bench import (
     bench_aio,
     bench_bulk,
     bench_events,
     bench_overhead,
     profile_client,
 )
-from bench._common import (  # noqa: E402
+from bench._common import (
     Report,
     connect,
     destroy_quietly,

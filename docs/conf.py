@@ -9,7 +9,7 @@ import sys
 # Document the package of this work tree, even when another copy is installed
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
 
-import dxltieclient  # noqa: E402
+import dxltieclient
 
 project = "McAfee Threat Intelligence Exchange (TIE) DXL Python client library"
 copyright = "dxltieclient contributors"

@@ -11,8 +11,8 @@ from __future__ import absolute_import
 
 from ._version import __version__
 from .client import TieClient
-from .constants import *  # noqa: F401,F403  (the original exposes every constants name here)
-from .callbacks import *  # noqa: F401,F403  (the original exposes every callbacks name here)
+from .constants import *  # noqa: F403  (the original exposes every constants name here)
+from .callbacks import *  # noqa: F403  (the original exposes every callbacks name here)
 from ._bulk import BulkResult
 from ._errors import (
     InvalidHashError,

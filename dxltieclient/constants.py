@@ -284,7 +284,7 @@ class EpochMixin(object):
 
     @staticmethod
     def to_localtime_string(epoch_time: "int | float | str",
-                            format: str = "%Y-%m-%d %H:%M:%S") -> str:  # noqa: A002
+                            format: str = "%Y-%m-%d %H:%M:%S") -> str:
         """
         Converts an epoch time to a local time string.
 

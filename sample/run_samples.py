@@ -297,7 +297,7 @@ class CallbackSample:
                       line_queue, lines, READY_TIMEOUT, "no 'Waiting for ...' line")
             try:
                 self.trigger(sandbox)
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001  (reported below)
                 raise SampleFailure("sending the events failed: {}: {}".format(
                     type(error).__name__, error))
             _wait_for(self._events_printed, line_queue, lines, EVENT_TIMEOUT,
@@ -415,7 +415,7 @@ def run_all(sandbox, samples):
             lines = failure.lines
             verdict = "FAIL: " + failure.reason
             failed += 1
-        except Exception as error:  # a trigger that failed: report it, go on with the others
+        except Exception as error:  # noqa: BLE001
             lines = []
             verdict = "FAIL: {}: {}".format(type(error).__name__, error)
             failed += 1
@@ -470,7 +470,7 @@ def main(argv=None):
     try:
         try:
             sandbox = start_sandbox()
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001  (reported below)
             print("The sandbox did not start: {}: {}".format(type(error).__name__, error))
             passed, failed = 0, len(samples)
         else:

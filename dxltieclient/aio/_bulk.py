@@ -95,7 +95,7 @@ class _BulkRun:
         self._deadlines.append((self._loop.time() + self._timeout, message_id))
         try:
             self._dxl_client.async_request(request, self._callback)
-        except Exception as error:  # recorded as this item's failure
+        except Exception as error:  # noqa: BLE001  (recorded as this item's failure)
             del self._pending[message_id]
             forget(self._dxl_client, message_id)
             self._finish(index, error=error)
@@ -147,7 +147,7 @@ class _BulkRun:
         """Runs a step; an exception it raises (from ``progress``) ends the call with it."""
         try:
             step(*args)
-        except Exception as error:  # handed to the awaiting coroutine
+        except Exception as error:  # noqa: BLE001  (handed to the awaiting coroutine)
             if not self.finished.done():
                 self.finished.set_exception(error)
             self.abort()

@@ -19,7 +19,7 @@ import os
 import tempfile
 from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence
 
-from .._errors import InvalidHashError
+from .._errors import InvalidHashError, quote
 from .._wire import check_hash
 from ..constants import HashType
 from .args import parse_file_type, parse_trust_level
@@ -96,10 +96,23 @@ def row_to_item(row: Mapping[str, Any], external: bool = False) -> Dict[str, Any
     :raises ValueError: naming the problem, when the row is not valid
     """
     values = {_normalise_key(key): value for key, value in row.items() if key is not None}
-    hashes: Dict[str, str] = {}
     nested = values.get("hashes")
     if isinstance(nested, Mapping):
         values.update({_normalise_key(key): value for key, value in nested.items()})
+    hashes = _row_hashes(values)
+    trust = _row_trust(values)
+    item: Dict[str, Any] = {"trust_level": parse_trust_level(trust), "hashes": hashes}
+    for key in ("filename", "comment"):
+        if _cell(values.get(key)):
+            item[key] = str(values[key])
+    if external and _cell(values.get("file_type")):
+        item["file_type"] = parse_file_type(_cell(values["file_type"]))
+    return item
+
+
+def _row_hashes(values: Mapping[str, Any]) -> Dict[str, str]:
+    """The row's hashes (lower-case hex), checked as the library checks them."""
+    hashes: Dict[str, str] = {}
     for hash_type in _HASH_KEYS:
         value = _cell(values.get(hash_type))
         if value:
@@ -110,18 +123,17 @@ def row_to_item(row: Mapping[str, Any], external: bool = False) -> Dict[str, Any
             hashes[hash_type] = value.lower()
     if not hashes:
         raise ValueError("no hash: give at least one of md5, sha1, sha256")
+    return hashes
+
+
+def _row_trust(values: Mapping[str, Any]) -> str:
+    """The row's trust level, as text (a TrustLevel name or number)."""
     trust = values.get("trust")
     if trust is None or _cell(trust) == "":
         raise ValueError("no trust level: give a TrustLevel name or number in 'trust'")
     if isinstance(trust, bool) or not isinstance(trust, (int, str)):
-        raise ValueError("trust must be a TrustLevel name or number, got {!r}".format(trust))
-    item: Dict[str, Any] = {"trust_level": parse_trust_level(str(trust)), "hashes": hashes}
-    for key in ("filename", "comment"):
-        if _cell(values.get(key)):
-            item[key] = str(values[key])
-    if external and _cell(values.get("file_type")):
-        item["file_type"] = parse_file_type(_cell(values["file_type"]))
-    return item
+        raise ValueError("trust must be a TrustLevel name or number, got {}".format(quote(trust)))
+    return str(trust)
 
 
 def detect_format(path: str, sample: str) -> str:

@@ -173,6 +173,6 @@ def listen(tie_client: TieClient, kinds: List[str], printer: EventPrinter,
         for _, remove, callback in triples:
             try:
                 remove(callback)
-            except Exception:  # noqa: BLE001,S110  (disconnecting anyway)
+            except Exception:  # noqa: BLE001  (disconnecting anyway)
                 pass
     return printer.count

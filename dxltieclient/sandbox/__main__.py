@@ -150,7 +150,7 @@ def _sandbox(directory: str, port: Optional[int] = None, default_port: bool = Fa
         state_file = os.path.join(os.path.abspath(os.path.expanduser(directory)), "sandbox.json")
         try:
             saved = read_json(state_file).get("port")
-        except Exception:  # an unreadable state file is reported by the command itself
+        except Exception:  # noqa: BLE001
             saved = None
         if not saved:
             port = DEFAULT_PORT

@@ -63,7 +63,7 @@ class Probe:
             def connect() -> None:
                 try:
                     client.connect()
-                except Exception as error:  # reported below
+                except Exception as error:  # noqa: BLE001  (reported below)
                     outcome.append(error)
 
             thread = threading.Thread(target=connect, name="sandbox-probe-connect", daemon=True)

@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench._common import steal_share, system_cpu_times  # noqa: E402
+from bench._common import steal_share, system_cpu_times
 
 
 def test_steal_share_is_the_steal_part_of_all_cpu_time_between_readings() -> None:

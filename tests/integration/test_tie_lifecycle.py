@@ -65,7 +65,7 @@ def test_serve_in_process_on_a_fabric_only_sandbox(sandbox: Sandbox, tmp_path: A
         try:
             emulator.serve(emulator_config, str(tmp_path / "in-process.sqlite"), 0.0, stop,
                            ready.set)
-        except BaseException as error:  # reported by the test below
+        except BaseException as error:  # noqa: BLE001  (reported by the test below)
             failures.append(error)
             ready.set()
 

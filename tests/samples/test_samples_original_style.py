@@ -82,7 +82,7 @@ def exec_sample(sample_tree):
             with open(temp_path) as temp_file:
                 code = compile(temp_file.read(), temp_path, "exec")
             with mock.patch("builtins.print") as mock_print:
-                exec(code, {"__file__": temp_path})  # noqa: S102  (the original tests' way)
+                exec(code, {"__file__": temp_path})
         finally:
             os.remove(temp_path)
         printed = []

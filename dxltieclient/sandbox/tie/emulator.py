@@ -286,7 +286,7 @@ class DelayedSender:
 def _run_safely(action: Callable[[], None]) -> None:
     try:
         action()
-    except Exception:  # noqa: BLE001 - a failed send must not kill the scheduler
+    except Exception:
         logger.exception("TIE emulator failed to send a message")
 
 
@@ -323,7 +323,7 @@ class _RequestHandler(RequestCallback):
                 request.destination_topic, request.payload,
                 agent_guid_from_reply_topic(request.reply_to_topic),
                 client_id_of(request.source_client_id, request.reply_to_topic))
-        except Exception:  # noqa: BLE001 - handle_request does not raise; belt and braces
+        except Exception:
             logger.exception("TIE emulator failed on a request to %s", request.destination_topic)
             outcome = Outcome(error=(ERROR_INTERNAL, "TIE emulator internal error"))
         request.payload = b""  # the reply keeps the request: do not keep its payload too

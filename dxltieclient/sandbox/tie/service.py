@@ -439,7 +439,7 @@ class TieService:
             else:
                 logger.info("%s (payload %s)", message, quote(payload))
             return Outcome(error=(error.code, message), no_reply=no_reply)
-        except Exception:  # noqa: BLE001 - never let a bug escape into dxlclient's threads
+        except Exception:
             logger.exception("TIE emulator failed to handle a request on %s (payload %s)",
                              topic, quote(payload))
             return Outcome(error=(ERROR_INTERNAL,
@@ -462,7 +462,7 @@ class TieService:
         except RequestError as error:
             logger.warning("Ignoring a malformed external report: %s (payload %s)",
                            bounded(error.message), quote(payload))
-        except Exception:  # noqa: BLE001 - never let a bug escape into dxlclient's threads
+        except Exception:
             logger.exception("TIE emulator failed to handle an external report (payload %s)",
                              quote(payload))
         return []
