@@ -202,7 +202,8 @@ def run(dxl_client: Any, config_file: str, report: Report, count: int = 5000,
     records the figures under ``events.*``.
 
     :param dxl_client: the subscriber's connected :class:`dxlclient.client.DxlClient`
-    :param config_file: the sandbox's client configuration (for the publisher)
+    :param config_file: the publisher's configuration: an identity allowed to publish TIE's
+        events (on a strict sandbox, its admin client's)
     :param report: where the figures go
     :param count: events per run
     :param rounds: rounds of one raw and one library run each
