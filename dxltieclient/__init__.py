@@ -46,4 +46,5 @@ __all__ = [
     "base64", "callbacks", "client", "constants", "get_version", "struct", "sys", "time",
     "BulkResult", "InvalidHashError", "TieError", "TieInputError", "TieServiceError",
     "TieServiceNotFoundError", "TieTimeoutError",
+    "FilePrevalenceCallback",
 ]

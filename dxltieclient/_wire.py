@@ -16,7 +16,7 @@ import base64
 import binascii
 import json
 import string
-from typing import Any, Dict, Iterable, List, Mapping, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 from ._errors import InvalidHashError, TieInputError
 from .constants import CertProvider, FileProvider, FileType, HashType, TrustLevel
@@ -503,3 +503,283 @@ def transform_hashes_event(event: Any) -> JsonObject:
     _transform_hashes_in(event)
     return event
 
+
+
+# ---------------------------------------------------------------------------------------------
+# The rest of the TIE Server API (issue #10): reputation updates, metadata updates, prevalence
+# ---------------------------------------------------------------------------------------------
+
+#: The largest ``queryLimit`` a reputation-updates request may carry (TIE accepts 1 to 5000).
+MAX_UPDATES_QUERY_LIMIT = 5000
+#: The ``queryLimit`` a reputation-updates request carries by default (TIE's own default).
+DEFAULT_UPDATES_QUERY_LIMIT = 100
+#: The hash types a reputation-updates request may ask for, per subject (``targetTypes``).
+UPDATES_TARGET_HASH_TYPES: Dict[str, tuple] = {
+    "file": (HashType.SHA1, HashType.MD5, HashType.SHA256),
+    "cert": (HashType.SHA1,),
+}
+
+
+class WireFormatError(ValueError):
+    """A message received from the fabric does not have the shape TIE's schema gives it."""
+
+
+def hashes_from_wire_strict(hash_list: Any, allowed: Iterable[str]) -> Dict[str, str]:
+    """
+    Converts TIE's hash list to a hashes dictionary, refusing anything off the schema: the strict
+    counterpart of :func:`hashes_from_wire`, for a receiver (the emulator) that must not guess.
+
+    :param hash_list: ``[{"type": <type>, "value": <base64>}, ...]``, not empty
+    :param allowed: the hash types accepted (e.g. ``("sha1",)`` for a certificate)
+    :return: hash type to lower-case hexadecimal digest
+    :raises WireFormatError: naming the problem (not a non-empty list, an entry without ``type``
+        or ``value``, an unknown type, a value that is not base64 or has the wrong length)
+    """
+    allowed = tuple(allowed)
+    if not isinstance(hash_list, list) or not hash_list:
+        raise WireFormatError(
+            "'hashes' must be a non-empty list of {\"type\", \"value\"} objects")
+    hashes: Dict[str, str] = {}
+    for entry in hash_list:
+        if not isinstance(entry, dict) or "type" not in entry or "value" not in entry:
+            raise WireFormatError("each entry of 'hashes' must be an object with 'type' and "
+                                  "'value', got {!r}".format(_bounded(entry)))
+        hash_type = entry["type"]
+        if hash_type not in allowed:
+            raise WireFormatError("unknown hash type {!r}: expected {}".format(
+                _bounded(hash_type), " or ".join(allowed)))
+        hashes[hash_type] = digest_from_base64(hash_type, entry["value"])
+    return hashes
+
+
+def digest_from_base64(hash_type: str, value: Any) -> str:
+    """
+    Decodes one base64 digest strictly (no stray characters, the right length for its type).
+
+    :param hash_type: ``md5``, ``sha1`` or ``sha256``
+    :param value: the base64 value
+    :return: the lower-case hexadecimal digest
+    :raises WireFormatError: when the value is not base64 of the right length
+    """
+    if not isinstance(value, str):
+        raise WireFormatError("the value of the {} hash must be a base64 string, got {!r}".format(
+            hash_type, _bounded(value)))
+    try:
+        digest = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise WireFormatError("the value of the {} hash is not valid base64: {!r}".format(
+            hash_type, _bounded(value))) from None
+    expected = HASH_HEX_LENGTHS[hash_type] // 2
+    if len(digest) != expected:
+        raise WireFormatError("the {} hash {!r} is {} bytes long, expected {}".format(
+            hash_type, _bounded(value), len(digest), expected))
+    return binascii.hexlify(digest).decode("ascii")
+
+
+def _bounded(value: Any, limit: int = 80) -> Any:
+    """A value for an error message: strings and bytes longer than ``limit`` are cut."""
+    if isinstance(value, (str, bytes, bytearray)) and len(value) > limit:
+        return value[:limit]
+    return value
+
+
+def _check_int(value: Any, name: str, low: int, high: Optional[int] = None) -> int:
+    if not _is_plain_int(value) or value < low or (high is not None and value > high):
+        bounds = "from {} to {}".format(low, high) if high is not None else ">= {}".format(low)
+        raise TieInputError("{} must be an int {}, got {!r}".format(name, bounds,
+                                                                     _bounded(value)))
+    return int(value)
+
+
+def _check_target_type(subject: str, value: Any) -> None:
+    choices = UPDATES_TARGET_HASH_TYPES[subject]
+    if value not in choices:
+        raise TieInputError("{}_hash_type must be None or one of {}, got {!r}".format(
+            subject if subject == "file" else "cert", ", ".join(map(repr, choices)),
+            _bounded(value)))
+
+
+def reputation_updates_request(since_time: Any, query_limit: Any = DEFAULT_UPDATES_QUERY_LIMIT,
+                               targeted: Any = False, file_hash_type: Any = None,
+                               cert_hash_type: Any = None) -> JsonObject:
+    """
+    Builds the payload of a reputation-updates query
+    (``/mcafee/service/tie/reputation/updates``).
+
+    ``targetTypes`` is sent only when a hash type is given, and then lists only the subjects
+    given: ``file_hash_type="sha256"`` alone asks for files only (their SHA-256),
+    ``cert_hash_type="sha1"`` alone for certificates only. With neither, TIE includes both, with
+    its default hash choice (a file's SHA-1, else its MD5, else its SHA-256).
+
+    :param since_time: epoch seconds (``int`` >= 0): the changes since then
+    :param query_limit: the most hashes to return, files and certificates together (1 to 5000)
+    :param targeted: only the files and certificates this client asked for, or prevalent ones
+    :param file_hash_type: ``"md5"``, ``"sha1"`` or ``"sha256"``, or ``None``
+    :param cert_hash_type: ``"sha1"`` or ``None``
+    :return: ``{"sinceTime", "queryLimit", "targeted"[, "targetTypes"]}``
+    :raises TieInputError: naming the bad argument
+    """
+    _check_int(since_time, "since_time", 0)
+    _check_int(query_limit, "query_limit", 1, MAX_UPDATES_QUERY_LIMIT)
+    if not isinstance(targeted, bool):
+        raise TieInputError("targeted must be a bool, got {!r}".format(_bounded(targeted)))
+    payload: JsonObject = {"sinceTime": since_time, "queryLimit": query_limit,
+                           "targeted": targeted}
+    target_types: JsonObject = {}
+    if file_hash_type is not None:
+        _check_target_type("file", file_hash_type)
+        target_types["file"] = file_hash_type
+    if cert_hash_type is not None:
+        _check_target_type("cert", cert_hash_type)
+        target_types["cert"] = cert_hash_type
+    if target_types:
+        payload["targetTypes"] = target_types
+    return payload
+
+
+def _single_hashes(hash_list: Any) -> List[Dict[str, str]]:
+    if hash_list is None:
+        return []
+    return [{entry["type"]: base64_to_hex(entry["value"])} for entry in hash_list]
+
+
+def reputation_updates_from_response(response: Any) -> JsonObject:
+    """
+    Decodes a reputation-updates response.
+
+    :param response: the parsed response payload
+    :return: ``{"fileHashes": [{type: hex}, ...], "certificateHashes": [{"sha1": hex}, ...],
+        "latestUpdateTime": int or None, "serverTime": int or None, "queryLimitExceeded": bool}``:
+        both lists always present (``[]`` when TIE sent none), one single-entry dict per file or
+        certificate; ``serverTime`` and ``queryLimitExceeded`` come from ``props`` (TIE sends
+        ``props`` only when the limit was exceeded)
+    :raises WireFormatError: when the response is not a JSON object
+    :raises KeyError: when a hash entry lacks ``type`` or ``value``
+    :raises binascii.Error: when a hash value is not base64
+    """
+    if not isinstance(response, dict):
+        raise WireFormatError("the reputation-updates response is a JSON {}, not an object".format(
+            type(response).__name__))
+    props = response.get("props")
+    props = props if isinstance(props, dict) else {}
+    return {"fileHashes": _single_hashes(response.get("fileHashes")),
+            "certificateHashes": _single_hashes(response.get("certificateHashes")),
+            "latestUpdateTime": response.get("latestUpdateTime"),
+            "serverTime": props.get("serverTime"),
+            "queryLimitExceeded": bool(props.get("queryLimitExceeded", False))}
+
+
+def transform_prevalence_event(event: Any) -> JsonObject:
+    """
+    Transforms a file prevalence event in place, as first-instance events: its ``hashes`` list
+    becomes a ``{type: hex}`` dict; ``agentGuid``, ``agentFirstReference``, ``enterpriseCount``
+    and ``prevalent`` are left as sent.
+
+    :param event: the parsed event payload
+    :return: the same object, transformed
+    :raises ValueError: when the payload is not a JSON object or a hash is not base64
+    :raises KeyError: when a hash lacks ``type`` or ``value``
+    """
+    return transform_hashes_event(event)
+
+
+# Metadata updates. Each field: (kind, name). Kinds: "str", "int", "bool" (a bool, or 0/1 as the
+# schema's examples send), "b64sha1" (given in hex, sent as base64), "strint" (a string in the
+# schema whose example sends a number: either is accepted).
+_FILE_METADATA_FIELDS: Tuple[Tuple[str, str], ...] = (
+    ("scanType", "int"), ("agentGuid", "str"), ("name", "str"), ("size", "int"),
+    ("path", "str"), ("version", "strint"), ("fileType", "int"), ("signedBits", "int"),
+    ("companyName", "str"), ("profilerFlags", "str"), ("certIssuer", "str"),
+    ("certSubject", "str"), ("productName", "str"), ("productVersion", "str"),
+    ("objectType", "int"), ("localRep", "int"), ("parentLocalRep", "int"),
+    ("prePromptLocalRep", "int"), ("localRepRuleId", "int"), ("parentSha1", "b64sha1"),
+    ("osVersion", "str"), ("actorLocalRep", "int"), ("caRep", "strint"),
+    ("contentVersion", "str"), ("productEnforcing", "bool"), ("ruleEnforcing", "bool"),
+    ("jtiAvProductId", "str"), ("userPrompted", "bool"), ("detectionType", "int"),
+    ("detectionName", "str"), ("remediation", "int"), ("certSha1", "b64sha1"),
+    ("certPublicKeySha1", "b64sha1"), ("actorSha1", "b64sha1"),
+    # Not among the schema's properties, but in its example:
+    ("vseRemediation", "int"), ("vseDetectionName", "str"), ("vseSuppressed", "bool"),
+    ("vseDetectionType", "int"), ("vseContentVersion", "str"), ("vseProductId", "int"),
+)
+_CERT_METADATA_FIELDS: Tuple[Tuple[str, str], ...] = (
+    ("publicKeySha1", "b64sha1"), ("algorithm", "str"), ("issuerDN", "str"),
+    ("issuerPublicKeySha1", "b64sha1"), ("serialNumber", "str"), ("subjectName", "str"),
+    ("validFrom", "int"), ("validTo", "int"), ("contentVersion", "str"),
+    ("productEnforcing", "bool"), ("ruleEnforcing", "bool"), ("subject", "str"),
+    ("issuer", "str"), ("issuerSha1", "b64sha1"),
+)
+#: The metadata fields of a file update, in the order they are sent (the schema's order).
+FILE_METADATA_FIELDS: Tuple[str, ...] = tuple(name for name, _ in _FILE_METADATA_FIELDS)
+#: The metadata fields of a certificate update, in the order they are sent.
+CERT_METADATA_FIELDS: Tuple[str, ...] = tuple(name for name, _ in _CERT_METADATA_FIELDS)
+
+_KIND_TEXT = {"str": "a str", "int": "an int", "bool": "a bool (or 0/1)",
+              "b64sha1": "a SHA-1 as 40 hexadecimal digits", "strint": "a str or an int"}
+
+
+def _metadata_value(name: str, kind: str, value: Any) -> Any:
+    """Checks one metadata value; returns what goes on the wire."""
+    good = {"str": isinstance(value, str), "int": _is_plain_int(value),
+            "bool": isinstance(value, bool) or (_is_plain_int(value) and value in (0, 1)),
+            "strint": isinstance(value, str) or _is_plain_int(value),
+            "b64sha1": True}[kind]
+    if not good:
+        raise TieInputError("metadata field {!r} must be {}, got {} {!r}".format(
+            name, _KIND_TEXT[kind], type(value).__name__, _bounded(value)))
+    if kind == "b64sha1":
+        check_sha1(value, name)
+        return hex_to_base64(value)
+    return value
+
+
+def _metadata_fields(metadata: Any, fields: Tuple[Tuple[str, str], ...]) -> JsonObject:
+    if not isinstance(metadata, Mapping):
+        raise TieInputError("metadata must be a dict of field name to value, got {}".format(
+            type(metadata).__name__))
+    kinds = dict(fields)
+    unknown = sorted(str(name) for name in metadata if name not in kinds)
+    if unknown:
+        raise TieInputError("unknown metadata field(s) {}: the fields are {}".format(
+            ", ".join(repr(_bounded(name)) for name in unknown[:5]),
+            ", ".join(name for name, _ in fields)))
+    return {name: _metadata_value(name, kind, metadata[name]) for name, kind in fields
+            if metadata.get(name) is not None}
+
+
+def file_metadata_request(hashes: Any, metadata: Any) -> JsonObject:
+    """
+    Builds the payload of a file metadata update (``/mcafee/service/tie/file/update_metadata``).
+
+    :param hashes: hash type to hexadecimal digest (as for a lookup)
+    :param metadata: field name (the schema's, e.g. ``name``, ``size``, ``agentGuid``; see
+        :data:`FILE_METADATA_FIELDS`) to value; ``None`` values are left out. ``certSha1``,
+        ``certPublicKeySha1``, ``actorSha1`` and ``parentSha1`` are given in hex and sent in
+        base64.
+    :return: ``{"hashes": [...], <fields in the schema's order>}``
+    :raises TieInputError: for hashes that are not a non-empty dict, an unknown field, or a value
+        of the wrong type
+    :raises InvalidHashError: for a bad hash
+    """
+    check_hashes(hashes)
+    payload: JsonObject = {_HASHES: hashes_to_wire(hashes)}
+    payload.update(_metadata_fields(metadata, _FILE_METADATA_FIELDS))
+    return payload
+
+
+def cert_metadata_request(sha1: Any, metadata: Any) -> JsonObject:
+    """
+    Builds the payload of a certificate metadata update
+    (``/mcafee/service/tie/cert/update_metadata``).
+
+    :param sha1: the hexadecimal SHA-1 of the certificate
+    :param metadata: field name (see :data:`CERT_METADATA_FIELDS`) to value; ``None`` values are
+        left out. ``publicKeySha1``, ``issuerPublicKeySha1`` and ``issuerSha1`` are given in hex
+        and sent in base64.
+    :return: ``{"hashes": [{"type": "sha1", ...}], <fields in the schema's order>}``
+    :raises TieInputError: for an unknown field or a value of the wrong type
+    :raises InvalidHashError: for a bad SHA-1
+    """
+    payload: JsonObject = {_HASHES: _cert_hashes(sha1, None)}
+    payload.update(_metadata_fields(metadata, _CERT_METADATA_FIELDS))
+    return payload

@@ -155,3 +155,36 @@ class FirstInstanceCallback(EventCallback):
         :raises NotImplementedError: unless a subclass implements it
         """
         raise NotImplementedError("Must be implemented in a child class.")
+
+
+class FilePrevalenceCallback(EventCallback):
+    """
+    Receives file prevalence events: the number of systems that asked for a file's reputation
+    grew. Register it with :meth:`~dxltieclient.client.TieClient.add_file_prevalence_callback`,
+    and implement :meth:`on_prevalence`. TIE stops sending them for a file once it is prevalent.
+    """
+
+    def on_event(self, event: _t.Any) -> None:
+        """
+        Converts a file prevalence event and passes it to :meth:`on_prevalence`.
+
+        :param event: the :class:`dxlclient.message.Event` received
+        """
+        prevalence_dict = _decode_event(event, _wire.transform_prevalence_event)
+        if prevalence_dict is not None:
+            self.on_prevalence(prevalence_dict, event)
+
+    def on_prevalence(self, prevalence_dict: _EventDict, original_event: _t.Any) -> None:
+        """
+        Called for each file prevalence event. Implement it in a subclass.
+
+        The dict has the keys ``hashes`` (``{type: hex}``), ``agentGuid`` (the system whose first
+        request changed the prevalence), ``agentFirstReference`` (the epoch time of that
+        request), ``enterpriseCount`` (the number of systems that asked for the file, at least
+        1) and ``prevalent`` (``True`` on the last event TIE sends for the file).
+
+        :param prevalence_dict: the converted event
+        :param original_event: the :class:`dxlclient.message.Event` received
+        :raises NotImplementedError: unless a subclass implements it
+        """
+        raise NotImplementedError("Must be implemented in a child class.")

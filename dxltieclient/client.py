@@ -19,7 +19,7 @@ from dxlclient.callbacks import EventCallback as _EventCallback
 from dxlclient.exceptions import WaitTimeoutException as _WaitTimeoutException
 from dxlclient.message import Message as _Message
 
-from . import _bulk, _errors, _wire
+from . import _bulk, _errors, _targeted, _wire
 from .constants import (  # noqa: F401  (part of the module's historical namespace)
     CertProvider,
     CertReputationOverriddenProp,
@@ -107,6 +107,8 @@ class TieClient(Client):
     def __init__(self, dxl_client: _t.Any) -> None:
         super(TieClient, self).__init__(dxl_client)
         self.__dxl_client = dxl_client
+        self.__targeted_filters: _t.Dict[_t.Tuple[str, _t.Any], _EventCallback] = {}
+        self.__own_client_ids: _t.Optional[_t.FrozenSet[str]] = None
 
     # -- event callbacks ------------------------------------------------------------------------
 
@@ -584,6 +586,245 @@ class TieClient(Client):
         return _wire.valid_parameter(constant, value)
 
 
+    # -- the rest of the TIE Server API (issue #10) ------------------------------------------------
+
+    def add_file_targeted_reputation_change_callback(self,
+                                                     rep_change_callback: _EventCallback) -> None:
+        """
+        Registers a callback for targeted file reputation changes: TIE sends them to the clients
+        that looked the file up (:meth:`get_file_reputation`), so that they need not poll. The
+        client subscribes to :data:`TIE_EVENT_FILE_REPUTATION_CHANGE_TARGETED_TOPIC`; the callback
+        gets the same converted dict as a broadcast change callback.
+
+        A real OpenDXL broker delivers a targeted event only to the clients whose certificate
+        fingerprint is among the event's destination client ids. The sandbox's broker
+        (Mosquitto) does not filter, so the library does it: an event whose destination client
+        ids are non-empty and name neither this client's certificate fingerprint (the SHA-1 of
+        the certificate in ``dxl_client.config.cert_file``) nor its dxlclient instance id is
+        dropped before the callback sees it. See :doc:`targetedcallbackexample` for what differs
+        on the sandbox.
+
+        :param rep_change_callback: a :class:`dxltieclient.callbacks.ReputationChangeCallback`
+            (any :class:`dxlclient.callbacks.EventCallback` is accepted)
+        """
+        self._add_targeted(TIE_EVENT_FILE_REPUTATION_CHANGE_TARGETED_TOPIC, rep_change_callback)
+
+    def remove_file_targeted_reputation_change_callback(
+            self, rep_change_callback: _EventCallback) -> None:
+        """
+        Unregisters a targeted file reputation change callback, and unsubscribes from the topic.
+
+        :param rep_change_callback: the callback given to
+            :meth:`add_file_targeted_reputation_change_callback`
+        """
+        self._remove_targeted(TIE_EVENT_FILE_REPUTATION_CHANGE_TARGETED_TOPIC,
+                              rep_change_callback)
+
+    def add_certificate_targeted_reputation_change_callback(
+            self, rep_change_callback: _EventCallback) -> None:
+        """
+        Registers a callback for targeted certificate reputation changes (certificates this client
+        looked up). The client subscribes to
+        :data:`TIE_EVENT_CERT_REPUTATION_CHANGE_TARGETED_TOPIC`; events addressed to other
+        clients are dropped as for :meth:`add_file_targeted_reputation_change_callback`.
+
+        :param rep_change_callback: a :class:`dxltieclient.callbacks.ReputationChangeCallback`
+            (any :class:`dxlclient.callbacks.EventCallback` is accepted)
+        """
+        self._add_targeted(TIE_EVENT_CERT_REPUTATION_CHANGE_TARGETED_TOPIC, rep_change_callback)
+
+    def remove_certificate_targeted_reputation_change_callback(
+            self, rep_change_callback: _EventCallback) -> None:
+        """
+        Unregisters a targeted certificate reputation change callback, and unsubscribes from the
+        topic.
+
+        :param rep_change_callback: the callback given to
+            :meth:`add_certificate_targeted_reputation_change_callback`
+        """
+        self._remove_targeted(TIE_EVENT_CERT_REPUTATION_CHANGE_TARGETED_TOPIC,
+                              rep_change_callback)
+
+    def _add_targeted(self, topic: str, callback: _EventCallback) -> None:
+        if not isinstance(callback, _EventCallback):
+            # dxlclient's own check and message, before anything is registered.
+            self.__dxl_client.add_event_callback(topic, callback)
+            return
+        if self.__own_client_ids is None:
+            self.__own_client_ids = _targeted.own_client_ids(self.__dxl_client)
+        wrapper = _targeted.TargetedEventFilter(callback, self.__own_client_ids)
+        self.__dxl_client.add_event_callback(topic, wrapper)
+        self.__targeted_filters[(topic, callback)] = wrapper
+
+    def _remove_targeted(self, topic: str, callback: _EventCallback) -> None:
+        wrapper = self.__targeted_filters.pop((topic, callback), callback)
+        self.__dxl_client.remove_event_callback(topic, wrapper)
+
+    def add_file_prevalence_callback(self, prevalence_callback: _EventCallback) -> None:
+        """
+        Registers a callback for file prevalence events: the number of systems that asked for a
+        file's reputation grew (TIE stops once the file is prevalent). The client subscribes to
+        :data:`TIE_EVENT_FILE_PREVALENCE_CHANGE_TOPIC`.
+
+        :param prevalence_callback: a :class:`dxltieclient.callbacks.FilePrevalenceCallback`
+            (any :class:`dxlclient.callbacks.EventCallback` is accepted)
+        """
+        self.__dxl_client.add_event_callback(TIE_EVENT_FILE_PREVALENCE_CHANGE_TOPIC,
+                                             prevalence_callback)
+
+    def remove_file_prevalence_callback(self, prevalence_callback: _EventCallback) -> None:
+        """
+        Unregisters a file prevalence callback, and unsubscribes from the topic.
+
+        :param prevalence_callback: the callback to remove
+        """
+        self.__dxl_client.remove_event_callback(TIE_EVENT_FILE_PREVALENCE_CHANGE_TOPIC,
+                                                prevalence_callback)
+
+    def get_reputation_updates(self, since_time: int,
+                               query_limit: int = _wire.DEFAULT_UPDATES_QUERY_LIMIT,
+                               targeted: bool = False, file_hash_type: _t.Optional[str] = None,
+                               cert_hash_type: _t.Optional[str] = None) -> _t.Dict[str, _t.Any]:
+        """
+        Lists the files and certificates whose reputation changed since a time: one page of at
+        most ``query_limit`` hashes. To catch up with every change, use
+        :meth:`iter_reputation_updates`, which follows the pages.
+
+        .. code-block:: python
+
+            updates = tie_client.get_reputation_updates(since_time=1700000000, query_limit=500)
+            for file_hashes in updates["fileHashes"]:
+                print(tie_client.get_file_reputation(file_hashes))
+
+        :param since_time: epoch seconds: the changes since then. TIE recommends the
+            ``serverTime`` of your latest lookup (or of this call's previous answer)
+        :param query_limit: the most hashes to return, files and certificates together
+            (1 to 5000)
+        :param targeted: only the files and certificates this client looked up, and prevalent
+            ones
+        :param file_hash_type: ``"md5"``, ``"sha1"`` or ``"sha256"``: the hash to list each file
+            by. Giving only one of ``file_hash_type`` and ``cert_hash_type`` restricts the answer
+            to that kind of subject; giving neither lists both, files by SHA-1 (else MD5, else
+            SHA-256)
+        :param cert_hash_type: ``"sha1"``, the only hash certificates are listed by
+        :return: ``{"fileHashes": [{type: hex}, ...], "certificateHashes": [{"sha1": hex}, ...],
+            "latestUpdateTime": int or None, "serverTime": int or None,
+            "queryLimitExceeded": bool}``; both lists are always present
+        :raises TieInputError: naming the bad argument
+        :raises TieServiceError: when TIE answers with an error
+        :raises TieTimeoutError: when no response arrives within :attr:`response_timeout`
+        """
+        payload = _wire.reputation_updates_request(since_time, query_limit, targeted,
+                                                   file_hash_type, cert_hash_type)
+        response = self._tie_request(TIE_GET_REPUTATION_UPDATES_TOPIC, payload)
+        return _wire.reputation_updates_from_response(_wire.decode_json(response.payload))
+
+    def iter_reputation_updates(
+            self, since_time: int, query_limit: int = _wire.DEFAULT_UPDATES_QUERY_LIMIT,
+            targeted: bool = False, file_hash_type: _t.Optional[str] = None,
+            cert_hash_type: _t.Optional[str] = None) -> _t.Iterator[_t.Dict[str, _t.Any]]:
+        """
+        Pages through every reputation change since a time: yields each page (the shape
+        :meth:`get_reputation_updates` returns) while TIE says the limit was exceeded.
+
+        Each next page asks from the previous page's ``latestUpdateTime``, inclusive, so that
+        changes made in the same second as the page's last one are not lost; the hashes already
+        yielded at that time are left out of the next page. The arguments are checked before
+        anything is sent.
+
+        .. code-block:: python
+
+            for page in tie_client.iter_reputation_updates(since_time=last_sync):
+                for file_hashes in page["fileHashes"]:
+                    refresh(file_hashes)
+
+        :param since_time: epoch seconds: the changes since then
+        :param query_limit: the page size (1 to 5000); it must exceed the number of changes TIE
+            records in any one second, or paging cannot move past that second
+        :param targeted: as for :meth:`get_reputation_updates`
+        :param file_hash_type: as for :meth:`get_reputation_updates`
+        :param cert_hash_type: as for :meth:`get_reputation_updates`
+        :return: an iterator of pages
+        :raises TieInputError: naming the bad argument (when the iterator is created)
+        :raises TieServiceError: when TIE answers with an error, or repeats a page without
+            progress (more than ``query_limit`` changes in one second), or says the limit was
+            exceeded without a usable ``latestUpdateTime``
+        :raises TieTimeoutError: when no response arrives within :attr:`response_timeout`
+        """
+        _wire.reputation_updates_request(since_time, query_limit, targeted, file_hash_type,
+                                         cert_hash_type)
+        return _iter_pages(
+            lambda since: self.get_reputation_updates(since, query_limit, targeted,
+                                                      file_hash_type, cert_hash_type),
+            since_time)
+
+    def update_file_metadata(self, hashes: _Hashes, **metadata: _t.Any) -> None:
+        """
+        Sends context about a file for the TIE administrator (the file's name, path, size, the
+        detection an endpoint made, ...). TIE answers nothing.
+
+        .. code-block:: python
+
+            tie_client.update_file_metadata(
+                {HashType.SHA256: sha256, HashType.MD5: md5},
+                agentGuid="{68125cd6-a5d8-11e6-348e-000c29663178}", name="tool.exe",
+                path="C:\\tools\\tool.exe", size=107008, localRep=TrustLevel.MIGHT_BE_TRUSTED)
+
+        The keyword arguments are the schema's field names (see
+        :data:`dxltieclient._wire.FILE_METADATA_FIELDS`): texts (``agentGuid``, ``name``,
+        ``path``, ``companyName``, ``productName``, ``detectionName``, ...), ints (``size``,
+        ``fileType``, ``localRep``, ``remediation``, ...), booleans (``productEnforcing``,
+        ``ruleEnforcing``, ``userPrompted``, ``vseSuppressed``; 0 and 1 accepted) and SHA-1
+        values given in hex (``certSha1``, ``certPublicKeySha1``, ``actorSha1``,
+        ``parentSha1``: sent in base64). ``None`` values are left out.
+
+        The update is a DXL **request sent without waiting** (dxlclient ``async_request`` with no
+        response callback): the schema lists the topic among the TIE service's requests, so the
+        broker routes it to one TIE server as it routes lookups (an event would reach every
+        subscriber, and TIE servers are not documented to subscribe to it). TIE sends no
+        response; should the broker answer with an error (no TIE server on the fabric), dxlclient
+        drops it. So success means the request was handed to the fabric.
+
+        :param hashes: hash type (:class:`HashType`) to hexadecimal digest
+        :param metadata: the fields to send
+        :raises TieInputError: for hashes that are not a non-empty dict, an unknown field, or a
+            value of the wrong type
+        :raises InvalidHashError: for a bad hash
+        """
+        self._send_no_response(TIE_UPDATE_FILE_METADATA_TOPIC,
+                               _wire.file_metadata_request(hashes, metadata))
+
+    def update_certificate_metadata(self, sha1: str, **metadata: _t.Any) -> None:
+        """
+        Sends context about a certificate for the TIE administrator. TIE answers nothing; the
+        update is sent as :meth:`update_file_metadata` sends its own.
+
+        .. code-block:: python
+
+            tie_client.update_certificate_metadata(
+                cert_sha1, publicKeySha1=public_key_sha1, subject="CN=Example, O=Example",
+                issuer="Example CA", validFrom=1260223064, validTo=1299535064)
+
+        The keyword arguments are the schema's field names (see
+        :data:`dxltieclient._wire.CERT_METADATA_FIELDS`): texts (``algorithm``, ``issuerDN``,
+        ``serialNumber``, ``subjectName``, ``contentVersion``, ``subject``, ``issuer``), ints
+        (``validFrom``, ``validTo``), booleans (``productEnforcing``, ``ruleEnforcing``) and
+        SHA-1 values in hex (``publicKeySha1``, ``issuerPublicKeySha1``, ``issuerSha1``: sent in
+        base64). ``None`` values are left out.
+
+        :param sha1: the hexadecimal SHA-1 of the certificate
+        :param metadata: the fields to send
+        :raises TieInputError: for an unknown field or a value of the wrong type
+        :raises InvalidHashError: for a bad SHA-1
+        """
+        self._send_no_response(TIE_UPDATE_CERT_METADATA_TOPIC,
+                               _wire.cert_metadata_request(sha1, metadata))
+
+    def _send_no_response(self, topic: str, payload: _t.Dict[str, _t.Any]) -> None:
+        request = Request(topic)
+        request.payload = _wire.encode_json(payload)
+        self._dxl_client.async_request(request)
+
 def _kwargs_builder(build: _t.Callable[..., _t.Dict[str, _t.Any]], required: _t.Sequence[str],
                     optional: _t.Sequence[str]) -> _t.Callable[[_t.Any], _t.Dict[str, _t.Any]]:
     """Turns a payload builder taking keyword arguments into one taking a bulk item (a dict)."""
@@ -607,3 +848,54 @@ def _kwargs_builder(build: _t.Callable[..., _t.Dict[str, _t.Any]], required: _t.
         return build(**item)
 
     return build_item
+
+
+def _page_keys(page: _t.Mapping[str, _t.Any]) -> _t.Set[_t.Tuple[str, str, str]]:
+    return {(kind, hash_type, value) for kind in ("fileHashes", "certificateHashes")
+            for entry in page[kind] for hash_type, value in entry.items()}
+
+
+def _without(page: _t.Dict[str, _t.Any],
+             seen: _t.Set[_t.Tuple[str, str, str]]) -> _t.Dict[str, _t.Any]:
+    for kind in ("fileHashes", "certificateHashes"):
+        page[kind] = [entry for entry in page[kind]
+                      if not any((kind, hash_type, value) in seen
+                                 for hash_type, value in entry.items())]
+    return page
+
+
+def _iter_pages(fetch: _t.Callable[[int], _t.Dict[str, _t.Any]],
+                since_time: int) -> _t.Iterator[_t.Dict[str, _t.Any]]:
+    """
+    Follows reputation-updates pages: the next page asks from the previous page's
+    ``latestUpdateTime`` (inclusive) and leaves out the hashes already yielded at that time.
+    Stops when a page does not say the limit was exceeded; raises when the server makes no
+    progress (the same time again with nothing new) or gives no usable ``latestUpdateTime``.
+    """
+    since = since_time
+    seen: _t.Set[_t.Tuple[str, str, str]] = set()
+    while True:
+        page = fetch(since)
+        keys = _page_keys(page) - seen
+        latest = page["latestUpdateTime"]
+        if page["queryLimitExceeded"]:
+            _check_progress(latest, since, bool(keys))
+        yield _without(page, seen)
+        if not page["queryLimitExceeded"]:
+            return
+        seen = seen | keys if latest == since else keys
+        since = latest
+
+
+def _check_progress(latest: _t.Any, since: int, anything_new: bool) -> None:
+    """Raises when a page that exceeded the limit cannot lead to a further page."""
+    if not isinstance(latest, int) or isinstance(latest, bool) or latest < since:
+        raise _errors.TieServiceError(
+            "TIE said the query limit was exceeded but gave no usable latestUpdateTime "
+            "({!r}), so the next page cannot be asked for".format(latest), 0,
+            TIE_GET_REPUTATION_UPDATES_TOPIC)
+    if latest == since and not anything_new:
+        raise _errors.TieServiceError(
+            "TIE repeated the reputation updates since {} without anything new: more "
+            "changes share that second than the query limit; ask again with a larger "
+            "query_limit (at most 5000)".format(since), 0, TIE_GET_REPUTATION_UPDATES_TOPIC)

@@ -40,7 +40,7 @@ EXCEPTION_NAMES = {
     "TieError", "TieInputError", "InvalidHashError", "TieServiceError",
     "TieServiceNotFoundError", "TieTimeoutError",
 }
-ADDED_NAMES = EXCEPTION_NAMES | {"BulkResult"}
+ADDED_NAMES = EXCEPTION_NAMES | {"BulkResult", "FilePrevalenceCallback"}
 
 TOPICS = {
     "TIE_SET_FILE_REPUTATION_TOPIC": "/mcafee/service/tie/file/reputation/set",
@@ -121,7 +121,7 @@ def test_dunder_all_equals_the_public_names(fresh_names):
 
 @pytest.mark.parametrize("module, expected", [
     ("client", SPEC_CLIENT_NAMES | set(ADDED_TOPICS)),
-    ("callbacks", SPEC_CALLBACKS_NAMES),
+    ("callbacks", SPEC_CALLBACKS_NAMES | {"FilePrevalenceCallback"}),
     ("constants", SPEC_CONSTANTS_NAMES),
 ])
 def test_module_public_names(fresh_names, module, expected):
@@ -296,6 +296,7 @@ CALLBACK_HOOKS = [
     (ReputationChangeCallback, "on_reputation_change", "rep_change_dict"),
     (DetectionCallback, "on_detection", "detection_dict"),
     (FirstInstanceCallback, "on_first_instance", "first_instance_dict"),
+    (dxltieclient.callbacks.FilePrevalenceCallback, "on_prevalence", "prevalence_dict"),
 ]
 
 
@@ -312,7 +313,8 @@ def test_no_other_callback_classes():
     classes = {name for name, value in vars(dxltieclient.callbacks).items()
                if inspect.isclass(value) and issubclass(value, EventCallback)
                and value is not EventCallback}
-    assert classes == {"ReputationChangeCallback", "DetectionCallback", "FirstInstanceCallback"}
+    assert classes == {"ReputationChangeCallback", "DetectionCallback", "FirstInstanceCallback",
+                       "FilePrevalenceCallback"}
 
 
 CONSTANT_HELPERS = [

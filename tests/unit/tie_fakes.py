@@ -67,6 +67,8 @@ class FakeDxlClient:
         self.requests: List[SentRequest] = []
         #: Events sent, in order.
         self.events: List[Event] = []
+        #: Requests sent with ``async_request``, with their response callback.
+        self.async_requests: List[tuple] = []
         #: ``(method name, topic, callback, flag)`` for each add/remove_event_callback call.
         self.callback_calls: List[tuple] = []
         self._replies: Deque[Any] = collections.deque()
@@ -114,6 +116,13 @@ class FakeDxlClient:
             response.payload = reply[1]
         return response
 
+    def async_request(self, request: Request, response_callback: Any = None) -> None:
+        """Records a request sent without waiting (in :attr:`async_requests`); no reply."""
+        if not isinstance(request, Request):
+            raise AssertionError("async_request given a {}".format(type(request).__name__))
+        _wire_round_trip(request)
+        self.async_requests.append((request, response_callback))
+
     def send_event(self, event: Event) -> None:
         if event is None or not isinstance(event, Event):  # as DxlClient.send_event
             raise ValueError("Invalid or unspecified event object")
@@ -154,7 +163,7 @@ class FakeDxlClient:
     @property
     def nothing_sent(self) -> bool:
         """True when no request and no event was sent."""
-        return not self.requests and not self.events
+        return not self.requests and not self.events and not self.async_requests
 
     def callbacks_for(self, topic: str) -> list:
         """The event callbacks registered on ``topic``."""
