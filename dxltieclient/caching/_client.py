@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, cast
 
 from .. import _bulk, _errors, _wire
 from ..client import (
@@ -203,7 +203,7 @@ class CachingTieClient(TieClient):
         keys = _keys.file_keys(hashes)
         cached = self._cache.get(keys)
         if cached is not None:
-            return cached
+            return cast(_Reputations, cached)
         pending = self._cache.begin(keys)
         try:
             response = self._tie_request(TIE_GET_FILE_REPUTATION_TOPIC,
@@ -228,7 +228,7 @@ class CachingTieClient(TieClient):
         variant = _keys.cert_variant(public_key_sha1)
         cached = self._cache.get(keys, variant)
         if cached is not None:
-            return cached
+            return cast(_Reputations, cached)
         pending = self._cache.begin(keys, variant)
         try:
             response = self._tie_request(TIE_GET_CERT_REPUTATION_TOPIC, payload)
