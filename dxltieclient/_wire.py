@@ -49,6 +49,9 @@ def constant_values(constant: type) -> Dict[str, Any]:
     :param constant: a class of :mod:`dxltieclient.constants`, e.g. ``TrustLevel``
     :return: member name to value, for every upper-case attribute
     """
+    known = _KNOWN_CONSTANTS.get(constant)
+    if known is not None:
+        return dict(known[0])
     return {name: getattr(constant, name) for name in dir(constant) if name.isupper()}
 
 
@@ -61,8 +64,22 @@ def valid_parameter(constant: type, value: Any) -> bool:
     :param value: the value to look for
     :return: ``True`` when a member equals ``value``
     """
+    known = _KNOWN_CONSTANTS.get(constant)
+    if known is not None:
+        return any(member == value for member in known[1])
     return any(getattr(constant, name) == value for name in dir(constant)
                if not name.startswith("__"))
+
+
+def _members(constant: type) -> Tuple[Dict[str, Any], Tuple[Any, ...]]:
+    return ({name: getattr(constant, name) for name in dir(constant) if name.isupper()},
+            tuple(getattr(constant, name) for name in dir(constant) if not name.startswith("__")))
+
+
+# The validation tables of the constants the requests check, read once (not at every call): the
+# upper-case members (constant_values) and every member valid_parameter compares with, in dir order.
+_KNOWN_CONSTANTS: Dict[type, Tuple[Dict[str, Any], Tuple[Any, ...]]] = {
+    constant: _members(constant) for constant in (TrustLevel, FileType)}
 
 
 def _describe_members(constant: type) -> str:
@@ -203,7 +220,7 @@ def hex_to_base64(hex_value: Union[str, bytes]) -> str:
     :raises binascii.Error: for an odd length or a non-hexadecimal digit
     :raises TypeError: for ``None``
     """
-    return base64.b64encode(binascii.unhexlify(hex_value)).decode("ascii")
+    return binascii.b2a_base64(binascii.unhexlify(hex_value), newline=False).decode("ascii")
 
 
 def base64_to_hex(base64_value: Union[str, bytes]) -> str:
@@ -214,7 +231,7 @@ def base64_to_hex(base64_value: Union[str, bytes]) -> str:
     :return: the hexadecimal string
     :raises binascii.Error: for invalid base64
     """
-    return binascii.hexlify(base64.b64decode(base64_value)).decode("ascii")
+    return binascii.a2b_base64(base64_value).hex()
 
 
 def encode_json(payload: Any) -> bytes:
