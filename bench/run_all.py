@@ -13,6 +13,8 @@ the TIE emulator, each its own process), runs
    10 ms (target: bulk >= 10x sequential at 10 ms), with the CPU cost per 1,000 requests;
 3. ``events``: reputation change events per second through a ReputationChangeCallback against a
    raw EventCallback, published by a separate process;
+4. ``cache``: CachingTieClient's hit latency, and a Zipf workload with 5 % sets by another client
+   with and without the cache (lookups/s, hit ratio, stale answers, set-to-invalidation delay);
 
 and brings the sandbox down, whatever happens. Progress goes to stderr, the table to stdout. The
 figures are measurements, not pass/fail: the exit status is 0 when every benchmark ran (targets
@@ -33,7 +35,13 @@ from typing import Any, List, Optional
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench import bench_bulk, bench_events, bench_overhead, profile_client  # noqa: E402
+from bench import (  # noqa: E402
+    bench_bulk,
+    bench_cache,
+    bench_events,
+    bench_overhead,
+    profile_client,
+)
 from bench._common import (  # noqa: E402
     Report,
     connect,
@@ -46,16 +54,18 @@ from bench._common import (  # noqa: E402
     system_cpu_times,
 )
 
-BENCHMARKS = ("overhead", "bulk", "events")
+BENCHMARKS = ("overhead", "bulk", "events", "cache")
 
 #: Sizes of a full run (about 1-2 minutes on 2 cores) and of ``--quick`` (a few seconds).
 SIZES = {
     "full": {"overhead_calls": 2000, "overhead_warmup": 200, "bulk_total": 5000,
              "bulk_sequential_0ms": 5000, "bulk_sequential_10ms": 500, "event_count": 5000,
-             "event_rounds": 2, "profile_count": 2000},
+             "event_rounds": 2, "profile_count": 2000, "cache_operations": 6000,
+             "cache_uncached_operations": 1000, "cache_warmup": 3000, "cache_hit_calls": 5000},
     "quick": {"overhead_calls": 60, "overhead_warmup": 20, "bulk_total": 150,
               "bulk_sequential_0ms": 60, "bulk_sequential_10ms": 30, "event_count": 300,
-              "event_rounds": 1, "profile_count": 100},
+              "event_rounds": 1, "profile_count": 100, "cache_operations": 300,
+              "cache_uncached_operations": 100, "cache_warmup": 100, "cache_hit_calls": 200},
 }
 #: The emulated server delays of the bulk benchmark, in milliseconds.
 DELAYS_MS = (0.0, 10.0)
@@ -124,6 +134,11 @@ def _run(args: argparse.Namespace, directory: str, report: Report) -> int:
         if "events" in selected:
             attempt("events", bench_events.run, client, config_file, report,
                     count=sizes["event_count"], rounds=sizes["event_rounds"])
+        if "cache" in selected:
+            attempt("cache", bench_cache.run, client, config_file, report,
+                    operations=sizes["cache_operations"],
+                    uncached_operations=sizes["cache_uncached_operations"],
+                    warmup=sizes["cache_warmup"], hit_calls=sizes["cache_hit_calls"])
         if "bulk" in selected:
             for delay in DELAYS_MS:
                 if delay:

@@ -199,11 +199,18 @@ class CachingTieClient(TieClient):
         :meth:`dxltieclient.client.TieClient.get_file_reputation` for the arguments, the result
         and the errors).
         """
+        keys = _keys.fast_file_keys(hashes)
+        if keys is not None:
+            # Only validated lookups are indexed: a hit on every key proves the hashes valid.
+            cached = self._cache.get(keys)
+            if cached is not None:
+                return cast(_Reputations, cached)
         _wire.check_hashes(hashes)
-        keys = _keys.file_keys(hashes)
-        cached = self._cache.get(keys)
-        if cached is not None:
-            return cast(_Reputations, cached)
+        if keys is None:
+            keys = _keys.file_keys(hashes)
+            cached = self._cache.get(keys)
+            if cached is not None:
+                return cast(_Reputations, cached)
         pending = self._cache.begin(keys)
         try:
             response = self._tie_request(TIE_GET_FILE_REPUTATION_TOPIC,

@@ -30,6 +30,25 @@ def file_keys(hashes: Mapping[str, Any]) -> Tuple[Key, ...]:
     return tuple((hash_type, _hex(value)) for hash_type, value in hashes.items())
 
 
+def fast_file_keys(hashes: Any) -> Optional[Tuple[Key, ...]]:
+    """
+    The keys of a file lookup given as a plain non-empty ``dict`` of ASCII ``str`` digests,
+    without validating them (the cache only indexes validated keys, so a hit proves them valid).
+
+    :param hashes: what the caller passed
+    :return: the keys, or ``None`` for any other input (validate it first, then
+        :func:`file_keys`)
+    """
+    if type(hashes) is not dict or not hashes:
+        return None
+    keys = []
+    for hash_type, value in hashes.items():
+        if type(value) is not str or not value.isascii():
+            return None
+        keys.append((hash_type, value.lower()))
+    return tuple(keys)
+
+
 def cert_key(sha1: Any) -> Key:
     """
     The key of a certificate.

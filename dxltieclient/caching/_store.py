@@ -37,6 +37,9 @@ Key = Tuple[str, str]
 #: The key type of certificates.
 CERT = "cert"
 
+# marshal format 2 (no shared references) loads fastest; answers are plain JSON trees.
+_MARSHAL_VERSION = 2
+
 
 @dataclass(frozen=True)
 class CacheStats:
@@ -126,39 +129,39 @@ class ReputationStore:
         self._synced = True
         self._epoch = 0
         self._server_time: Optional[int] = None
+        self._hits = 0
         self._counts: Dict[str, int] = dict.fromkeys(
-            ("hits", "misses", "bypasses", "stores", "discarded", "invalidations", "events",
+            ("misses", "bypasses", "stores", "discarded", "invalidations", "events",
              "catch_ups", "clears", "evictions", "expirations"), 0)
 
     # -- lookups ---------------------------------------------------------------------------------
 
     def get(self, keys: Sequence[Key], variant: str = "") -> Optional[Any]:
         """
-        Answers a lookup from the cache when every key names the same fresh entry.
+        Answers a lookup from the cache when every key names the same fresh entry. A ``None``
+        is not counted: :meth:`begin` counts the miss when the lookup is sent.
 
         :param keys: the lookup's keys (at least one)
         :param variant: what else the lookup depends on (a certificate's public key SHA-1)
-        :return: a fresh copy of the cached answer, or ``None`` (counted as a miss)
+        :return: a fresh copy of the cached answer, or ``None``
         """
         with self._lock:
-            entry = self._index.get(keys[0]) if self._synced else None
-            if entry is not None:
-                for key in keys[1:]:
-                    if self._index.get(key) is not entry:
-                        entry = None
-                        break
-            if entry is not None and entry.variant == variant:
-                if self._max_age is None or self._clock() - entry.born < self._max_age:
-                    self._lru.move_to_end(entry)
-                    self._counts["hits"] += 1
-                    blob = entry.blob
-                    return marshal.loads(blob)
+            if not self._synced:
+                return None
+            entry = self._index.get(keys[0])
+            if entry is None or entry.variant != variant:
+                return None
+            for key in keys[1:]:
+                if self._index.get(key) is not entry:
+                    return None
+            if self._max_age is not None and self._clock() - entry.born >= self._max_age:
                 self._drop(entry)
                 self._counts["expirations"] += 1
-            self._counts["misses"] += 1
-            if not self._synced:
-                self._counts["bypasses"] += 1
-            return None
+                return None
+            self._lru.move_to_end(entry)
+            self._hits += 1
+            blob = entry.blob
+        return marshal.loads(blob)
 
     def begin(self, keys: Tuple[Key, ...], variant: str = "") -> Optional[Pending]:
         """
@@ -168,7 +171,9 @@ class ReputationStore:
             synchronised (the reply will not be stored)
         """
         with self._lock:
+            self._counts["misses"] += 1
             if not self._synced:
+                self._counts["bypasses"] += 1
                 return None
             pending = Pending(keys, variant, self._epoch)
             for key in keys:
@@ -189,7 +194,7 @@ class ReputationStore:
         """
         if pending is None:
             return
-        blob = marshal.dumps(answer) if store else b""
+        blob = marshal.dumps(answer, _MARSHAL_VERSION) if store else b""
         with self._lock:
             self._unregister(pending)
             if not store:
@@ -329,7 +334,7 @@ class ReputationStore:
         :return: the counters and the number of entries held
         """
         with self._lock:
-            return CacheStats(entries=len(self._lru), **self._counts)
+            return CacheStats(hits=self._hits, entries=len(self._lru), **self._counts)
 
     def __len__(self) -> int:
         with self._lock:

@@ -397,3 +397,30 @@ def _wait_for(condition, timeout: float = WAIT) -> bool:
         return bool(condition())
     finally:
         deadline.cancel()
+
+
+class _HexLike:
+    """Not a string, but prints as one: the uncached call rejects it, so must the cache."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
+
+    def lower(self) -> str:
+        return self.text
+
+
+def test_the_fast_path_never_skips_validation(cache: CachingTieClient,
+                                              client: FabricClient) -> None:
+    hashes = file_hashes(50)
+    cache.get_file_reputation(hashes)
+    assert cache.get_file_reputation({"md5": hashes["md5"].encode("ascii")}) == \
+        cache.get_file_reputation({"md5": hashes["md5"]})  # bytes digests: a hit as well
+    assert lookups(client) == 1
+    with pytest.raises(InvalidHashError):
+        cache.get_file_reputation({"md5": _HexLike(hashes["md5"])})  # type: ignore[dict-item]
+    with pytest.raises(InvalidHashError):
+        cache.get_file_reputation({"md5": hashes["md5"] + "\u00e9"})
+    assert lookups(client) == 1
