@@ -24,9 +24,26 @@ import binascii
 
 from dxlclient.exceptions import WaitTimeoutException
 
+
+def _signed32(code: int) -> int:
+    """A broker error code as the real broker encodes it and dxlclient reads it (signed)."""
+    return code - (1 << 32) if code >= 1 << 31 else code
+
+
+#: The DXL broker's error code for a request no service handles (``0x80000001``), as the broker
+#: sends it and dxlclient reads it: a signed 32-bit number.
+SERVICE_NOT_FOUND_CODE = _signed32(0x80000001)
+#: The DXL broker's error message for a request no service handles.
+SERVICE_NOT_FOUND_MESSAGE = "unable to locate service for request"
+#: The DXL broker's error code for an overloaded service (``0x80000002``), signed.
+SERVICE_OVERLOADED_CODE = _signed32(0x80000002)
+#: The DXL broker's error code for a service whose request limit is exceeded (``0x80000011``),
+#: signed.
+SERVICE_LIMIT_EXCEEDED_CODE = _signed32(0x80000011)
+
 #: The error code the DXL broker answers with when no service is registered for a request's topic
 #: (``0x80000001``, read by dxlclient as a signed 32-bit number).
-SERVICE_NOT_FOUND_CODES = (0x80000001, 0x80000001 - (1 << 32))
+SERVICE_NOT_FOUND_CODES = (0x80000001, SERVICE_NOT_FOUND_CODE)
 
 
 class TieError(Exception):

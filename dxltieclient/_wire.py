@@ -800,3 +800,8 @@ def cert_metadata_request(sha1: Any, metadata: Any) -> JsonObject:
     payload: JsonObject = {_HASHES: _cert_hashes(sha1, None)}
     payload.update(_metadata_fields(metadata, _CERT_METADATA_FIELDS))
     return payload
+
+#: The kind of each file metadata field (``str``, ``int``, ``bool``, ``strint``, ``b64sha1``).
+FILE_METADATA_KINDS: Dict[str, str] = dict(_FILE_METADATA_FIELDS)
+#: The kind of each certificate metadata field.
+CERT_METADATA_KINDS: Dict[str, str] = dict(_CERT_METADATA_FIELDS)

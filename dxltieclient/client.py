@@ -601,8 +601,8 @@ class TieClient(Client):
         (Mosquitto) does not filter, so the library does it: an event whose destination client
         ids are non-empty and name neither this client's certificate fingerprint (the SHA-1 of
         the certificate in ``dxl_client.config.cert_file``) nor its dxlclient instance id is
-        dropped before the callback sees it. See :doc:`targetedcallbackexample` for what differs
-        on the sandbox.
+        dropped before the callback sees it. See :doc:`advancedtargetedcallbackexample` for what
+        differs on the sandbox.
 
         :param rep_change_callback: a :class:`dxltieclient.callbacks.ReputationChangeCallback`
             (any :class:`dxlclient.callbacks.EventCallback` is accepted)

@@ -16,6 +16,7 @@ is brought down whatever happens; the exit status is 1 when a sample failed.
 """
 
 import argparse
+import hashlib
 import json
 import os
 import queue
@@ -37,6 +38,15 @@ from dxltieclient import (
     ReputationProp,
     TieClient,
     TrustLevel,
+)
+from dxltieclient.client import (
+    TIE_EVENT_CERT_REPUTATION_CHANGE_TARGETED_TOPIC,
+    TIE_EVENT_CERT_REPUTATION_CHANGE_TOPIC,
+    TIE_EVENT_FILE_DETECTION_TOPIC,
+    TIE_EVENT_FILE_FIRST_INSTANCE_TOPIC,
+    TIE_EVENT_FILE_PREVALENCE_CHANGE_TOPIC,
+    TIE_EVENT_FILE_REPUTATION_CHANGE_TARGETED_TOPIC,
+    TIE_EVENT_FILE_REPUTATION_CHANGE_TOPIC,
 )
 from dxltieclient.sandbox import Sandbox
 
@@ -60,10 +70,10 @@ NOTEPAD_HASHES = {
 CERT_SHA1 = "6EAE26DB8C13182A7947982991B4321732CC3DE2"
 CERT_PUBLIC_KEY_SHA1 = "3B87A2D6F39770160364B79A152FCC73BAE27ADF"
 
-FILE_REP_CHANGE_TOPIC = "/mcafee/event/tie/file/repchange/broadcast"
-CERT_REP_CHANGE_TOPIC = "/mcafee/event/tie/cert/repchange/broadcast"
-DETECTION_TOPIC = "/mcafee/event/tie/file/detection"
-FIRST_INSTANCE_TOPIC = "/mcafee/event/tie/file/firstinstance"
+FILE_REP_CHANGE_TOPIC = TIE_EVENT_FILE_REPUTATION_CHANGE_TOPIC
+CERT_REP_CHANGE_TOPIC = TIE_EVENT_CERT_REPUTATION_CHANGE_TOPIC
+DETECTION_TOPIC = TIE_EVENT_FILE_DETECTION_TOPIC
+FIRST_INSTANCE_TOPIC = TIE_EVENT_FILE_FIRST_INSTANCE_TOPIC
 
 DETECTION_AGENT = "{68125cd6-a5d8-11e6-348e-000c29663178}"
 FIRST_INSTANCE_AGENT = "{3a35dc8e-a5d8-11e6-1b4c-000c29ae5c12}"
@@ -144,6 +154,18 @@ def check_advanced_get_reputation(lines):
             "the certificate lacks its GTI or enterprise reputation")
 
 
+def check_reputation_updates(lines):
+    require(any(line.startswith("Reputation updates since ") for line in lines),
+            "missing the 'Reputation updates since ...' line")
+    pages = [line for line in lines if line.startswith("Pages: ")]
+    require(pages and int(pages[-1].split(": ")[1]) >= 1, "missing the 'Pages: N' line")
+
+
+def check_update_metadata(lines):
+    require(lines == ["File metadata sent.", "Certificate metadata sent."],
+            "expected the two 'metadata sent.' lines")
+
+
 # -- triggers of the callback samples -----------------------------------------------------------
 
 
@@ -169,6 +191,17 @@ def change_reputations(sandbox):
         tie_client.set_certificate_reputation(
             _another_trust_level(cert_reputations, CertProvider.ENTERPRISE), CERT_SHA1,
             CERT_PUBLIC_KEY_SHA1, comment="run_samples.py")
+
+
+def spread_new_file(sandbox, systems=2):
+    """Looks a new file up from ``systems`` DXL clients: TIE announces its growing prevalence."""
+    digest = hashlib.sha256(os.urandom(16)).hexdigest()
+    config = DxlClientConfig.create_dxl_config_from_file(sandbox.config_file)
+    for _ in range(systems):
+        with DxlClient(config) as client:  # a new client id each time: a new "system"
+            client.connect()
+            TieClient(client).get_file_reputation({HashType.SHA256: digest})
+        config = DxlClientConfig.create_dxl_config_from_file(sandbox.config_file)
 
 
 def emit_detection(sandbox):
@@ -322,6 +355,16 @@ SAMPLES = [
                    ["Detection on topic: " + DETECTION_TOPIC]),
     CallbackSample("basic/basic_first_instance_callback.py", emit_first_instance,
                    ["First instance on topic: " + FIRST_INSTANCE_TOPIC]),
+    CallbackSample("advanced/advanced_targeted_reputation_change_callback_example.py",
+                   change_reputations,
+                   ["Targeted reputation change on topic: "
+                    + TIE_EVENT_FILE_REPUTATION_CHANGE_TARGETED_TOPIC,
+                    "Targeted reputation change on topic: "
+                    + TIE_EVENT_CERT_REPUTATION_CHANGE_TARGETED_TOPIC]),
+    CallbackSample("advanced/advanced_file_prevalence_callback_example.py", spread_new_file,
+                   ["Prevalence change on topic: " + TIE_EVENT_FILE_PREVALENCE_CHANGE_TOPIC]),
+    Sample("advanced/advanced_reputation_updates_example.py", check_reputation_updates),
+    Sample("advanced/advanced_update_metadata_example.py", check_update_metadata),
 ]
 
 

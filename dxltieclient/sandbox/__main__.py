@@ -130,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--fabric-only", action="store_true", help="no TIE emulator")
     run.add_argument("--delay-ms", type=_delay, default=0.0,
                      help="emulated TIE server delay, in ms (default 0)")
+    from .tie import show
+    show.add_parser(commands, _add_dir)
     return parser
 
 
@@ -218,6 +220,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         else:
             _print_status(status)
         return _EXIT_OK if status["running"] else _EXIT_NOT_RUNNING
+    if command == "show":
+        from .tie import show
+        return show.run(args.hash, _sandbox(args.dir).store_file)
     if command == "provision":
         print(_sandbox(args.dir).provision(args.name, deny=args.deny))
         return _EXIT_OK

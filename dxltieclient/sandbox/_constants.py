@@ -1,4 +1,10 @@
-"""Names shared by the sandbox's processes (kept free of imports, so every module can use them)."""
+"""Names shared by the sandbox's processes (the broker's error code and message are the library's,
+:mod:`dxltieclient._errors`: written once)."""
+
+from .._errors import SERVICE_NOT_FOUND_CODE, SERVICE_NOT_FOUND_MESSAGE
+
+__all__ = ["REGISTER_TOPIC", "UNREGISTER_TOPIC", "QUERY_TOPIC", "SERVICE_NOT_FOUND_CODE",
+           "SERVICE_NOT_FOUND_MESSAGE"]
 
 #: Service registration requests.
 REGISTER_TOPIC = "/mcafee/service/dxl/svcregistry/register"
@@ -7,8 +13,3 @@ UNREGISTER_TOPIC = "/mcafee/service/dxl/svcregistry/unregister"
 #: Service registry queries (payload ``{"serviceType": ...}``, optional).
 QUERY_TOPIC = "/mcafee/service/dxl/svcregistry/query"
 
-#: The broker's error code for a request no service handles (``0x80000001``), as a signed 32-bit
-#: number: that is how the real broker encodes it, and how dxlclient reports it.
-SERVICE_NOT_FOUND_CODE = 0x80000001 - (1 << 32)
-#: The broker's error message for a request no service handles.
-SERVICE_NOT_FOUND_MESSAGE = "unable to locate service for request"

@@ -17,13 +17,20 @@ from __future__ import annotations
 
 from typing import Dict, Iterable, List, Mapping, Sequence, Tuple
 
-#: The authorization groups and the topics a member may send on.
+from ..client import (
+    TIE_EVENT_EXTERNAL_FILE_REPORT_TOPIC,
+    TIE_SET_CERT_REPUTATION_TOPIC,
+    TIE_SET_FILE_REPUTATION_TOPIC,
+)
+
+#: The authorization groups and the topics a member may send on. TIE documents no group for the
+#: reputation-updates query and the metadata updates: every client may send them.
 AUTHORIZATION_GROUPS: Dict[str, Tuple[str, ...]] = {
     "TIE Server Set Enterprise Reputation": (
-        "/mcafee/service/tie/file/reputation/set",
-        "/mcafee/service/tie/cert/reputation/set",
+        TIE_SET_FILE_REPUTATION_TOPIC,
+        TIE_SET_CERT_REPUTATION_TOPIC,
     ),
-    "TIE Server Set External Reputation": ("/mcafee/event/external/file/report",),
+    "TIE Server Set External Reputation": (TIE_EVENT_EXTERNAL_FILE_REPORT_TOPIC,),
 }
 
 #: Short names accepted for the authorization groups (case-insensitive).

@@ -32,13 +32,8 @@ import pahoproxy.client as mqtt
 from dxlclient.client_config import DxlClientConfig
 from dxlclient.message import ErrorResponse, Message, Request, Response
 
-from ._constants import (
-    QUERY_TOPIC,
-    REGISTER_TOPIC,
-    SERVICE_NOT_FOUND_CODE,
-    SERVICE_NOT_FOUND_MESSAGE,
-    UNREGISTER_TOPIC,
-)
+from .._errors import SERVICE_NOT_FOUND_CODE, SERVICE_NOT_FOUND_MESSAGE
+from ._constants import QUERY_TOPIC, REGISTER_TOPIC, UNREGISTER_TOPIC
 
 _logger = logging.getLogger(__name__)
 

@@ -29,7 +29,11 @@ def json_after(lines, header):
 
 def test_every_sample_is_covered(samples_by_name):
     assert sorted(samples_by_name) == [
+        "advanced_file_prevalence_callback_example",
         "advanced_get_reputation_example",
+        "advanced_reputation_updates_example",
+        "advanced_targeted_reputation_change_callback_example",
+        "advanced_update_metadata_example",
         "basic_detection_callback_example",
         "basic_first_instance_callback",
         "basic_first_ref_example",

@@ -35,8 +35,10 @@ from .service import (
     TOPIC_EXTERNAL_FILE_REPORT,
     EventMessage,
     Outcome,
+    TargetedEventMessage,
     TieService,
     agent_guid_from_reply_topic,
+    client_id_of,
 )
 from .store import Store
 
@@ -156,7 +158,8 @@ class _RequestHandler(RequestCallback):
         try:
             outcome = self._service.handle_request(
                 request.destination_topic, request.payload,
-                agent_guid_from_reply_topic(request.reply_to_topic))
+                agent_guid_from_reply_topic(request.reply_to_topic),
+                client_id_of(request.source_client_id, request.reply_to_topic))
         except Exception:  # noqa: BLE001 - handle_request does not raise; belt and braces
             logger.exception("TIE emulator failed on a request to %s", request.destination_topic)
             outcome = Outcome(error=(ERROR_INTERNAL, "TIE emulator internal error"))
@@ -164,6 +167,9 @@ class _RequestHandler(RequestCallback):
 
     def _reply(self, request: Any, outcome: Outcome) -> None:
         _publish(self._client, outcome.events)
+        _publish_targeted(self._client, outcome.targeted)
+        if outcome.no_reply:
+            return
         if outcome.error is not None:
             response: Response = ErrorResponse(request, error_code=outcome.error[0],
                                                error_message=outcome.error[1])
@@ -184,15 +190,30 @@ class _ExternalReportHandler(EventCallback):
 
     def on_event(self, event: Any) -> None:
         arrival = time.monotonic()
-        to_publish = self._service.handle_external_report(event.payload)
-        if to_publish:
-            self._sender.submit(lambda: _publish(self._client, to_publish), arrival)
+        outcome = self._service.handle_external_report_outcome(event.payload)
+        if outcome.events or outcome.targeted:
+            self._sender.submit(lambda: _publish_outcome(self._client, outcome), arrival)
 
 
 def _publish(client: DxlClient, messages: List[EventMessage]) -> None:
     for topic, payload in messages:
         event = Event(topic)
         event.payload = payload
+        client.send_event(event)
+
+
+def _publish_outcome(client: DxlClient, outcome: Outcome) -> None:
+    _publish_targeted(client, outcome.targeted)
+    _publish(client, outcome.events)
+
+
+def _publish_targeted(client: DxlClient, messages: List[TargetedEventMessage]) -> None:
+    """Publishes events with their destination client ids (a real broker delivers each only to
+    the clients listed; Mosquitto to every subscriber, whose library then filters)."""
+    for topic, payload, client_ids in messages:
+        event = Event(topic)
+        event.payload = payload
+        event.client_ids = list(client_ids)
         client.send_event(event)
 
 

@@ -147,3 +147,22 @@ def cert_reputation_change_event(sha1: str, public_key_sha1: Optional[str],
     event["newReputations"] = reputations_object(new_reputations, when)
     event["updateTime"] = when
     return event
+
+
+def prevalence_event(hashes: Mapping[str, str], agent_guid: str, agent_first_reference: int,
+                     enterprise_count: int, prevalent: bool) -> Payload:
+    """
+    Builds a file prevalence event (topic ``/mcafee/event/tie/file/prevalence``).
+
+    :param hashes: every known hash of the file (type to hexadecimal digest)
+    :param agent_guid: the system whose first request changed the prevalence
+    :param agent_first_reference: the time of that request (epoch seconds)
+    :param enterprise_count: the number of systems that asked for the file (at least 1)
+    :param prevalent: whether the file is now prevalent (the last event for the file)
+    :return: ``{"hashes", "agentGuid", "agentFirstReference", "enterpriseCount",
+        "prevalent"}``
+    :raises dxltieclient.TieInputError: when a hash is not valid
+    """
+    return {"hashes": _wire_hashes(hashes), "agentGuid": agent_guid,
+            "agentFirstReference": agent_first_reference, "enterpriseCount": enterprise_count,
+            "prevalent": prevalent}

@@ -47,52 +47,77 @@ Where TIE-SPEC and the TIE schema differ, the spec wins:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
+import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
+from ... import client as _client
 from ..._wire import (
-    HASH_HEX_LENGTHS,
+    WireFormatError,
     check_hash,
     constant_values,
     decode_json,
+    digest_from_base64,
     encode_json,
+    hashes_from_wire_strict,
+    hashes_to_wire,
 )
 from ...constants import CertProvider, FileProvider, HashType, TrustLevel
-from . import events, seed
-from .store import FILE_HASH_TYPES, Store
+from . import events, seed, updates
+from .store import CERT, FILE, FILE_HASH_TYPES, Store
 
 logger = logging.getLogger(__name__)
 
+# The topics are the library's own constants (dxltieclient.client): the wire contract is written
+# once, so a topic cannot differ between the client and the emulator.
 #: Request topic: set a file's Enterprise reputation.
-TOPIC_SET_FILE_REPUTATION = "/mcafee/service/tie/file/reputation/set"
+TOPIC_SET_FILE_REPUTATION = _client.TIE_SET_FILE_REPUTATION_TOPIC
 #: Request topic: look up a file's reputations.
-TOPIC_GET_FILE_REPUTATION = "/mcafee/service/tie/file/reputation"
+TOPIC_GET_FILE_REPUTATION = _client.TIE_GET_FILE_REPUTATION_TOPIC
 #: Request topic: set a certificate's Enterprise reputation.
-TOPIC_SET_CERT_REPUTATION = "/mcafee/service/tie/cert/reputation/set"
+TOPIC_SET_CERT_REPUTATION = _client.TIE_SET_CERT_REPUTATION_TOPIC
 #: Request topic: look up a certificate's reputations.
-TOPIC_GET_CERT_REPUTATION = "/mcafee/service/tie/cert/reputation"
+TOPIC_GET_CERT_REPUTATION = _client.TIE_GET_CERT_REPUTATION_TOPIC
 #: Request topic: the systems that referenced a file.
-TOPIC_GET_FILE_FIRST_REFS = "/mcafee/service/tie/file/agents"
+TOPIC_GET_FILE_FIRST_REFS = _client.TIE_GET_FILE_FIRST_REFS
 #: Request topic: the systems that referenced a certificate.
-TOPIC_GET_CERT_FIRST_REFS = "/mcafee/service/tie/cert/agents"
+TOPIC_GET_CERT_FIRST_REFS = _client.TIE_GET_CERT_FIRST_REFS
+#: Request topic: the files and certificates whose reputation changed since a time.
+TOPIC_GET_REPUTATION_UPDATES = _client.TIE_GET_REPUTATION_UPDATES_TOPIC
+#: Request topic (no response): metadata about a file.
+TOPIC_UPDATE_FILE_METADATA = _client.TIE_UPDATE_FILE_METADATA_TOPIC
+#: Request topic (no response): metadata about a certificate.
+TOPIC_UPDATE_CERT_METADATA = _client.TIE_UPDATE_CERT_METADATA_TOPIC
 #: Event topic (subscribed): external reputation reports.
-TOPIC_EXTERNAL_FILE_REPORT = "/mcafee/event/external/file/report"
+TOPIC_EXTERNAL_FILE_REPORT = _client.TIE_EVENT_EXTERNAL_FILE_REPORT_TOPIC
 #: Event topic (published): file reputation changes.
-TOPIC_FILE_REPUTATION_CHANGE = "/mcafee/event/tie/file/repchange/broadcast"
+TOPIC_FILE_REPUTATION_CHANGE = _client.TIE_EVENT_FILE_REPUTATION_CHANGE_TOPIC
 #: Event topic (published): certificate reputation changes.
-TOPIC_CERT_REPUTATION_CHANGE = "/mcafee/event/tie/cert/repchange/broadcast"
+TOPIC_CERT_REPUTATION_CHANGE = _client.TIE_EVENT_CERT_REPUTATION_CHANGE_TOPIC
+#: Event topic (published, targeted at the clients that looked the file up).
+TOPIC_FILE_REPUTATION_CHANGE_TARGETED = _client.TIE_EVENT_FILE_REPUTATION_CHANGE_TARGETED_TOPIC
+#: Event topic (published, targeted at the clients that looked the certificate up).
+TOPIC_CERT_REPUTATION_CHANGE_TARGETED = _client.TIE_EVENT_CERT_REPUTATION_CHANGE_TARGETED_TOPIC
 #: Event topic (published): a file seen for the first time.
-TOPIC_FILE_FIRST_INSTANCE = "/mcafee/event/tie/file/firstinstance"
+TOPIC_FILE_FIRST_INSTANCE = _client.TIE_EVENT_FILE_FIRST_INSTANCE_TOPIC
+#: Event topic (published): the number of systems that looked a file up grew.
+TOPIC_FILE_PREVALENCE = _client.TIE_EVENT_FILE_PREVALENCE_CHANGE_TOPIC
 #: Event topic (published by :mod:`dxltieclient.sandbox` on demand): detections.
-TOPIC_FILE_DETECTION = "/mcafee/event/tie/file/detection"
+TOPIC_FILE_DETECTION = _client.TIE_EVENT_FILE_DETECTION_TOPIC
 
-#: The six request topics the service registers.
+#: The request topics TIE answers nothing to (the metadata updates).
+NO_REPLY_TOPICS: Tuple[str, ...] = (TOPIC_UPDATE_FILE_METADATA, TOPIC_UPDATE_CERT_METADATA)
+#: The request topics the service registers.
 REQUEST_TOPICS: Tuple[str, ...] = (
     TOPIC_SET_FILE_REPUTATION, TOPIC_GET_FILE_REPUTATION, TOPIC_SET_CERT_REPUTATION,
-    TOPIC_GET_CERT_REPUTATION, TOPIC_GET_FILE_FIRST_REFS, TOPIC_GET_CERT_FIRST_REFS)
+    TOPIC_GET_CERT_REPUTATION, TOPIC_GET_FILE_FIRST_REFS, TOPIC_GET_CERT_FIRST_REFS,
+    TOPIC_GET_REPUTATION_UPDATES) + NO_REPLY_TOPICS
+
+#: The environment variable that sets :data:`DEFAULT_PREVALENCE_THRESHOLD` for a service.
+PREVALENCE_THRESHOLD_ENV = "DXLTIE_PREVALENCE_THRESHOLD"
+#: The number of distinct systems from which a file is prevalent (prevalence events stop).
+DEFAULT_PREVALENCE_THRESHOLD = 3
 
 #: The DXL service type the emulator registers.
 SERVICE_TYPE = "/mcafee/service/tie"
@@ -108,13 +133,26 @@ DEFAULT_QUERY_LIMIT = 100
 MAX_QUERY_LIMIT = 5000
 
 _REPLY_TO_PREFIX = "/mcafee/client/"
-_DIGEST_SIZES = {hash_type: length // 2 for hash_type, length in HASH_HEX_LENGTHS.items()}
 _TRUST_LEVELS = frozenset(constant_values(TrustLevel).values())
 
 #: An event to publish: topic and payload bytes.
 EventMessage = Tuple[str, bytes]
-#: What a handler returns: the response object and the events (topic, payload object).
-_Result = Tuple[Dict[str, Any], List[Tuple[str, Dict[str, Any]]]]
+#: A targeted event to publish: topic, payload bytes and the destination client ids.
+TargetedEventMessage = Tuple[str, bytes, Tuple[str, ...]]
+#: An event a handler builds: topic, payload object and destination client ids (``()`` for a
+#: broadcast).
+_Publish = Tuple[str, Dict[str, Any], Tuple[str, ...]]
+#: What a handler returns: the response object and the events.
+_Result = Tuple[Dict[str, Any], List[_Publish]]
+
+
+class Caller(NamedTuple):
+    """Who sent a request."""
+
+    #: The requesting system's agent GUID (references, prevalence), or ``None`` when unknown.
+    agent_guid: Optional[str]
+    #: The requesting DXL client's id (targeted events), or ``None`` when unknown.
+    client_id: Optional[str]
 
 
 class RequestError(Exception):
@@ -143,6 +181,10 @@ class Outcome:
     error: Optional[Tuple[int, str]] = None
     #: The events to publish (topic, payload).
     events: List[EventMessage] = field(default_factory=list)
+    #: The targeted events to publish (topic, payload, destination client ids).
+    targeted: List[TargetedEventMessage] = field(default_factory=list)
+    #: ``True`` for a request TIE answers nothing to (neither response nor error).
+    no_reply: bool = False
 
 
 def agent_guid_from_reply_topic(reply_to_topic: Optional[str]) -> Optional[str]:
@@ -163,6 +205,24 @@ def agent_guid_from_reply_topic(reply_to_topic: Optional[str]) -> Optional[str]:
     return "{" + client_id + "}"
 
 
+def client_id_of(source_client_id: Optional[str], reply_to_topic: Optional[str]) -> Optional[str]:
+    """
+    The id a targeted event names a requester by.
+
+    :param source_client_id: the request's ``source_client_id``: a real broker stamps the
+        client's canonical id there (its certificate's SHA-1 fingerprint); Mosquitto leaves it
+        empty
+    :param reply_to_topic: the request's reply-to topic, ``/mcafee/client/<dxlclient id>``
+    :return: the stamped id when there is one, else the dxlclient instance id of the reply-to
+        topic (which the library's targeted callbacks also accept), else ``None``
+    """
+    if source_client_id:
+        return source_client_id
+    if reply_to_topic and reply_to_topic.startswith(_REPLY_TO_PREFIX):
+        return reply_to_topic[len(_REPLY_TO_PREFIX):] or None
+    return None
+
+
 # ---------------------------------------------------------------------------------------------
 # Request parsing: each raises RequestError with a message naming the problem.
 # ---------------------------------------------------------------------------------------------
@@ -178,35 +238,17 @@ def _parse_object(payload: Any) -> Dict[str, Any]:
 
 
 def _decode_digest(hash_type: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise RequestError("the value of the {} hash must be a base64 string, got {!r}".format(
-            hash_type, value))
     try:
-        digest = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise RequestError("the value of the {} hash is not valid base64: {!r}".format(
-            hash_type, value))
-    if len(digest) != _DIGEST_SIZES[hash_type]:
-        raise RequestError("the {} hash {!r} is {} bytes long, expected {}".format(
-            hash_type, value, len(digest), _DIGEST_SIZES[hash_type]))
-    return binascii.hexlify(digest).decode("ascii")
+        return digest_from_base64(hash_type, value)
+    except WireFormatError as error:
+        raise RequestError(str(error)) from None
 
 
 def _parse_hashes(request: Mapping[str, Any], allowed: Tuple[str, ...]) -> Dict[str, str]:
-    hash_list = request.get("hashes")
-    if not isinstance(hash_list, list) or not hash_list:
-        raise RequestError("'hashes' must be a non-empty list of {\"type\", \"value\"} objects")
-    hashes: Dict[str, str] = {}
-    for entry in hash_list:
-        if not isinstance(entry, dict) or "type" not in entry or "value" not in entry:
-            raise RequestError("each entry of 'hashes' must be an object with 'type' and "
-                               "'value', got {!r}".format(entry))
-        hash_type = entry["type"]
-        if hash_type not in allowed:
-            raise RequestError("unknown hash type {!r}: expected {}".format(
-                hash_type, " or ".join(allowed)))
-        hashes[hash_type] = _decode_digest(hash_type, entry["value"])
-    return hashes
+    try:
+        return hashes_from_wire_strict(request.get("hashes"), allowed)
+    except WireFormatError as error:
+        raise RequestError(str(error)) from None
 
 
 def _parse_public_key(request: Mapping[str, Any]) -> Optional[str]:
@@ -261,18 +303,34 @@ class TieService:
 
     :param store: the store
     :param clock: the source of "now" in epoch seconds; the store's clock when ``None``
+    :param prevalence_threshold: the number of distinct systems from which a file is prevalent
+        (its last prevalence event says ``prevalent: true``, and none follows). ``None``: the
+        environment variable :data:`PREVALENCE_THRESHOLD_ENV`, else
+        :data:`DEFAULT_PREVALENCE_THRESHOLD`
     """
 
-    def __init__(self, store: Store, clock: Optional[Callable[[], float]] = None) -> None:
+    def __init__(self, store: Store, clock: Optional[Callable[[], float]] = None,
+                 prevalence_threshold: Optional[int] = None) -> None:
         self._store = store
         self._clock = clock or store.now
-        self._handlers: Dict[str, Callable[[Dict[str, Any], Optional[str]], _Result]] = {
+        if prevalence_threshold is None:
+            prevalence_threshold = int(os.environ.get(PREVALENCE_THRESHOLD_ENV, "0") or 0) \
+                or DEFAULT_PREVALENCE_THRESHOLD
+        if prevalence_threshold < 1:
+            raise ValueError("prevalence_threshold must be >= 1, not {}".format(
+                prevalence_threshold))
+        #: The number of distinct systems from which a file is prevalent.
+        self.prevalence_threshold = prevalence_threshold
+        self._handlers: Dict[str, Callable[[Dict[str, Any], Caller], _Result]] = {
             TOPIC_GET_FILE_REPUTATION: self._get_file_reputation,
             TOPIC_SET_FILE_REPUTATION: self._set_file_reputation,
             TOPIC_GET_FILE_FIRST_REFS: self._get_file_first_refs,
             TOPIC_GET_CERT_REPUTATION: self._get_cert_reputation,
             TOPIC_SET_CERT_REPUTATION: self._set_cert_reputation,
             TOPIC_GET_CERT_FIRST_REFS: self._get_cert_first_refs,
+            TOPIC_GET_REPUTATION_UPDATES: self._get_reputation_updates,
+            TOPIC_UPDATE_FILE_METADATA: self._update_file_metadata,
+            TOPIC_UPDATE_CERT_METADATA: self._update_cert_metadata,
         }
 
     @property
@@ -283,7 +341,8 @@ class TieService:
     def _now(self) -> int:
         return int(self._clock())
 
-    def handle_request(self, topic: str, payload: Any, requester: Optional[str]) -> Outcome:
+    def handle_request(self, topic: str, payload: Any, requester: Optional[str],
+                       client_id: Optional[str] = None) -> Outcome:
         """
         Handles one request.
 
@@ -292,51 +351,79 @@ class TieService:
         :param requester: the requesting system's agent GUID (see
             :func:`agent_guid_from_reply_topic`), or ``None`` when unknown: no reference is
             recorded then
+        :param client_id: the requesting client's id for targeted events (see
+            :func:`client_id_of`), or ``None`` when unknown: the client gets no targeted events
         :return: the response payload or error, and the events to publish. Never raises: an
-            unexpected exception is logged and answered with :data:`ERROR_INTERNAL`.
+            unexpected exception is logged and answered with :data:`ERROR_INTERNAL`. For the
+            topics of :data:`NO_REPLY_TOPICS` the outcome has ``no_reply`` set, and a malformed
+            request is logged and ignored.
         """
         handler = self._handlers.get(topic)
         if handler is None:
             message = "Invalid TIE request: unknown topic {}".format(topic)
             logger.warning(message)
             return Outcome(error=(ERROR_INVALID_REQUEST, message))
+        no_reply = topic in NO_REPLY_TOPICS
         try:
             request = _parse_object(payload)
-            response, to_publish = handler(request, requester)
-            return Outcome(response=encode_json(response),
+            response, to_publish = handler(request, Caller(requester, client_id))
+            return Outcome(response=encode_json(response), no_reply=no_reply,
                            events=[(event_topic, encode_json(event))
-                                   for event_topic, event in to_publish])
+                                   for event_topic, event, ids in to_publish if not ids],
+                           targeted=[(event_topic, encode_json(event), ids)
+                                     for event_topic, event, ids in to_publish if ids])
         except RequestError as error:
             message = "Invalid TIE request on {}: {}".format(topic, error.message)
-            logger.info("%s (payload %r)", message, _preview(payload))
-            return Outcome(error=(error.code, message))
+            if no_reply:
+                logger.warning("Ignoring a malformed request: %s (payload %r)", message,
+                               _preview(payload))
+            else:
+                logger.info("%s (payload %r)", message, _preview(payload))
+            return Outcome(error=(error.code, message), no_reply=no_reply)
         except Exception:  # noqa: BLE001 - never let a bug escape into dxlclient's threads
             logger.exception("TIE emulator failed to handle a request on %s (payload %r)",
                              topic, _preview(payload))
             return Outcome(error=(ERROR_INTERNAL,
-                                  "TIE emulator internal error on {}".format(topic)))
+                                  "TIE emulator internal error on {}".format(topic)),
+                           no_reply=no_reply)
 
     def handle_external_report(self, payload: Any) -> List[EventMessage]:
         """
-        Handles one external report event (topic :data:`TOPIC_EXTERNAL_FILE_REPORT`): stores
-        the External (15) reputation ``file.reputation.score`` of the file ``file.hashes`` and
-        returns the reputation change event to publish. A report without a file name is
-        ignored, as TIE does; the comment is not stored. A malformed report is logged and
-        ignored.
+        Handles one external report event; returns only its broadcast events (see
+        :meth:`handle_external_report_outcome`, which also returns the targeted ones).
 
         :param payload: the event's payload (UTF-8 JSON bytes)
-        :return: the events to publish (none when the report was ignored). Never raises.
+        :return: the broadcast events to publish (none when the report was ignored). Never
+            raises.
+        """
+        return self.handle_external_report_outcome(payload).events
+
+    def handle_external_report_outcome(self, payload: Any) -> Outcome:
+        """
+        Handles one external report event (topic :data:`TOPIC_EXTERNAL_FILE_REPORT`): stores
+        the External (15) reputation ``file.reputation.score`` of the file ``file.hashes`` and
+        returns the reputation change events to publish (broadcast, and targeted at the clients
+        that looked the file up). A report without a file name is ignored, as TIE does; the
+        comment is not stored. A malformed report is logged and ignored.
+
+        :param payload: the event's payload (UTF-8 JSON bytes)
+        :return: the events to publish (``no_reply`` set; no events when the report was
+            ignored). Never raises.
         """
         try:
-            return [(topic, encode_json(event))
-                    for topic, event in self._external_report(_parse_object(payload))]
+            to_publish = self._external_report(_parse_object(payload))
+            return Outcome(no_reply=True,
+                           events=[(topic, encode_json(event))
+                                   for topic, event, ids in to_publish if not ids],
+                           targeted=[(topic, encode_json(event), ids)
+                                     for topic, event, ids in to_publish if ids])
         except RequestError as error:
             logger.warning("Ignoring a malformed external report: %s (payload %r)",
                            error.message, _preview(payload))
         except Exception:  # noqa: BLE001 - never let a bug escape into dxlclient's threads
             logger.exception("TIE emulator failed to handle an external report (payload %r)",
                              _preview(payload))
-        return []
+        return Outcome(no_reply=True)
 
     # -----------------------------------------------------------------------------------------
     # Files
@@ -356,25 +443,41 @@ class TieService:
             store.merge_file_hashes(file_id, hashes)
         return file_id, False
 
-    def _get_file_reputation(self, request: Dict[str, Any],
-                             requester: Optional[str]) -> _Result:
+    def _get_file_reputation(self, request: Dict[str, Any], caller: Caller) -> _Result:
         hashes = _parse_hashes(request, FILE_HASH_TYPES)
         now = self._now()
-        to_publish: List[Tuple[str, Dict[str, Any]]] = []
+        to_publish: List[_Publish] = []
         store = self._store
+        requester = caller.agent_guid
         with store.transaction():
             file_id, created = self._file_for(hashes, now)
-            if requester:
-                store.add_file_reference(file_id, requester, now)
-            reputations = store.file_reputations(file_id)
+            if caller.client_id:
+                store.add_requester(FILE, file_id, caller.client_id)
             if created:
                 to_publish.append((TOPIC_FILE_FIRST_INSTANCE, events.first_instance_event(
-                    store.file_hashes(file_id), requester or "", store.file_name(file_id))))
+                    store.file_hashes(file_id), requester or "", store.file_name(file_id)), ()))
+            if requester and store.add_file_reference(file_id, requester, now):
+                to_publish.extend(self._prevalence(file_id, requester, now))
+            reputations = store.file_reputations(file_id)
         return ({"props": {"serverTime": now, "submitMetaData": 1},
                  "reputations": reputations}, to_publish)
 
-    def _set_file_reputation(self, request: Dict[str, Any],
-                             requester: Optional[str]) -> _Result:
+    def _prevalence(self, file_id: int, agent_guid: str, now: int) -> List[_Publish]:
+        """The prevalence event for a file a new system looked up, until it is prevalent."""
+        store = self._store
+        if store.prevalent_since(file_id) is not None:
+            return []
+        count = store.reference_count(FILE, file_id)
+        if count - 1 >= self.prevalence_threshold:  # prevalent already (seeded data)
+            store.mark_prevalent(file_id, now)
+            return []
+        prevalent = count >= self.prevalence_threshold
+        if prevalent:
+            store.mark_prevalent(file_id, now)
+        return [(TOPIC_FILE_PREVALENCE, events.prevalence_event(
+            store.file_hashes(file_id), agent_guid, now, count, prevalent), ())]
+
+    def _set_file_reputation(self, request: Dict[str, Any], caller: Caller) -> _Result:
         trust_level = _parse_trust_level(request)
         _check_provider(request, FileProvider.ENTERPRISE)
         filename = _parse_text(request, "filename")
@@ -383,12 +486,12 @@ class TieService:
         now = self._now()
         with self._store.transaction():
             file_id, _ = self._file_for(hashes, now)
-            event = self._change_file_reputation(file_id, FileProvider.ENTERPRISE, trust_level,
-                                                 filename, now)
-        return {}, [(TOPIC_FILE_REPUTATION_CHANGE, event)]
+            to_publish = self._change_file_reputation(file_id, FileProvider.ENTERPRISE,
+                                                      trust_level, filename, now)
+        return {}, to_publish
 
     def _change_file_reputation(self, file_id: int, provider_id: int, trust_level: int,
-                                filename: str, now: int) -> Dict[str, Any]:
+                                filename: str, now: int) -> List[_Publish]:
         store = self._store
         if filename:
             store.set_file_name(file_id, filename)
@@ -401,17 +504,19 @@ class TieService:
         else:
             attributes = {}
         store.put_file_reputation(file_id, provider_id, trust_level, now, attributes)
+        store.log_change(FILE, file_id, now)
         new = store.file_reputations(file_id)
         cert_sha1: Optional[str] = None
         cert_public_key: Optional[str] = None
         cert_id = store.file_certificate(file_id)
         if cert_id is not None:
             cert_sha1, cert_public_key = store.certificate_hashes(cert_id)
-        return events.file_reputation_change_event(
+        event = events.file_reputation_change_event(
             store.file_hashes(file_id), old, new, now, cert_sha1, cert_public_key)
+        return _with_targeted(TOPIC_FILE_REPUTATION_CHANGE, TOPIC_FILE_REPUTATION_CHANGE_TARGETED,
+                              event, store.requesters(FILE, file_id))
 
-    def _get_file_first_refs(self, request: Dict[str, Any],
-                             requester: Optional[str]) -> _Result:
+    def _get_file_first_refs(self, request: Dict[str, Any], caller: Caller) -> _Result:
         query_limit = _parse_query_limit(request)
         hashes = _parse_hashes(request, FILE_HASH_TYPES)
         store = self._store
@@ -421,7 +526,7 @@ class TieService:
                 file_id, query_limit)
         return {"totalCount": total, "agents": agents}, []
 
-    def _external_report(self, report: Dict[str, Any]) -> List[Tuple[str, Dict[str, Any]]]:
+    def _external_report(self, report: Dict[str, Any]) -> List[_Publish]:
         file_info = report.get("file")
         if not isinstance(file_info, dict):
             raise RequestError("'file' must be an object")
@@ -453,9 +558,8 @@ class TieService:
         now = self._now()
         with self._store.transaction():
             file_id, _ = self._file_for(hashes, now)
-            event = self._change_file_reputation(file_id, FileProvider.EXTERNAL, trust_level,
-                                                 filename, now)
-        return [(TOPIC_FILE_REPUTATION_CHANGE, event)]
+            return self._change_file_reputation(file_id, FileProvider.EXTERNAL, trust_level,
+                                                filename, now)
 
     # -----------------------------------------------------------------------------------------
     # Certificates
@@ -472,22 +576,22 @@ class TieService:
             store.set_certificate_public_key(cert_id, public_key_sha1)
         return cert_id
 
-    def _get_cert_reputation(self, request: Dict[str, Any],
-                             requester: Optional[str]) -> _Result:
+    def _get_cert_reputation(self, request: Dict[str, Any], caller: Caller) -> _Result:
         sha1 = _parse_hashes(request, (HashType.SHA1,))[HashType.SHA1]
         public_key_sha1 = _parse_public_key(request)
         now = self._now()
         store = self._store
         with store.transaction():
             cert_id = self._cert_for(sha1, public_key_sha1, now)
-            if requester:
-                store.add_cert_reference(cert_id, requester, now)
-            reputations = store.cert_reputations(cert_id)
+            if caller.agent_guid:
+                store.add_cert_reference(cert_id, caller.agent_guid, now)
+            if caller.client_id:
+                store.add_requester(CERT, cert_id, caller.client_id)
+            reputations = wire_reputations(store.cert_reputations(cert_id))
         return ({"props": {"serverTime": now, "submitMetaData": 1},
                  "reputations": reputations}, [])
 
-    def _set_cert_reputation(self, request: Dict[str, Any],
-                             requester: Optional[str]) -> _Result:
+    def _set_cert_reputation(self, request: Dict[str, Any], caller: Caller) -> _Result:
         trust_level = _parse_trust_level(request)
         _check_provider(request, CertProvider.ENTERPRISE)
         _parse_text(request, "comment")
@@ -497,19 +601,21 @@ class TieService:
         store = self._store
         with store.transaction():
             cert_id = self._cert_for(sha1, public_key_sha1, now)
-            old = store.cert_reputations(cert_id)
+            old = wire_reputations(store.cert_reputations(cert_id))
             current = store.cert_reputation(cert_id, CertProvider.ENTERPRISE)
             attributes = (current["attributes"] if current is not None
                           else seed.new_cert_enterprise_attributes(now))
             store.put_cert_reputation(cert_id, CertProvider.ENTERPRISE, trust_level, now,
                                       attributes)
-            new = store.cert_reputations(cert_id)
+            store.log_change(CERT, cert_id, now)
+            new = wire_reputations(store.cert_reputations(cert_id))
             known_sha1, known_public_key = store.certificate_hashes(cert_id)
+            requesters = store.requesters(CERT, cert_id)
         event = events.cert_reputation_change_event(known_sha1, known_public_key, old, new, now)
-        return {}, [(TOPIC_CERT_REPUTATION_CHANGE, event)]
+        return {}, _with_targeted(TOPIC_CERT_REPUTATION_CHANGE,
+                                  TOPIC_CERT_REPUTATION_CHANGE_TARGETED, event, requesters)
 
-    def _get_cert_first_refs(self, request: Dict[str, Any],
-                             requester: Optional[str]) -> _Result:
+    def _get_cert_first_refs(self, request: Dict[str, Any], caller: Caller) -> _Result:
         query_limit = _parse_query_limit(request)
         sha1 = _parse_hashes(request, (HashType.SHA1,))[HashType.SHA1]
         _parse_public_key(request)
@@ -520,9 +626,75 @@ class TieService:
                 cert_id, query_limit)
         return {"totalCount": total, "agents": agents}, []
 
+    # -----------------------------------------------------------------------------------------
+    # Reputation updates and metadata (issue #10)
+    # -----------------------------------------------------------------------------------------
+
+    def _get_reputation_updates(self, request: Dict[str, Any], caller: Caller) -> _Result:
+        try:
+            query = updates.parse_request(request)
+        except WireFormatError as error:
+            raise RequestError(str(error)) from None
+        with self._store.transaction():
+            response = updates.answer(self._store, query, caller.client_id,
+                                      self.prevalence_threshold, self._now())
+        return response, []
+
+    def _update_file_metadata(self, request: Dict[str, Any], caller: Caller) -> _Result:
+        hashes = _parse_hashes(request, FILE_HASH_TYPES)
+        fields = _parse_metadata(request, updates.FILE_METADATA)
+        now = self._now()
+        with self._store.transaction():
+            file_id, _ = self._file_for(hashes, now)
+            self._store.add_metadata(FILE, file_id, now, caller.client_id or "", fields)
+        return {}, []
+
+    def _update_cert_metadata(self, request: Dict[str, Any], caller: Caller) -> _Result:
+        sha1 = _parse_hashes(request, (HashType.SHA1,))[HashType.SHA1]
+        fields = _parse_metadata(request, updates.CERT_METADATA)
+        public_key = request.get("publicKeySha1")
+        now = self._now()
+        with self._store.transaction():
+            cert_id = self._cert_for(
+                sha1, _decode_digest(HashType.SHA1, public_key) if public_key else None, now)
+            self._store.add_metadata(CERT, cert_id, now, caller.client_id or "", fields)
+        return {}, []
+
+
+def _parse_metadata(request: Mapping[str, Any], kinds: Mapping[str, str]) -> Dict[str, Any]:
+    try:
+        return updates.check_metadata(request, kinds)
+    except WireFormatError as error:
+        raise RequestError(str(error)) from None
+
+
+def _with_targeted(broadcast_topic: str, targeted_topic: str, event: Dict[str, Any],
+                   requesters: List[str]) -> List[_Publish]:
+    """The broadcast event, and the same payload targeted at the requesters (if any)."""
+    to_publish: List[_Publish] = []
+    if requesters:
+        to_publish.append((targeted_topic, event, tuple(requesters)))
+    to_publish.append((broadcast_topic, event, ()))
+    return to_publish
+
+
+def wire_reputations(reputations: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """
+    Shapes the store's reputations for the wire: the hashes of the files in a certificate
+    reputation's ``overridden`` object become TIE's hash lists.
+
+    :param reputations: reputations as :meth:`~.store.Store.cert_reputations` returns them
+    :return: the same list, converted in place
+    """
+    for reputation in reputations:
+        overridden = reputation.get("overridden")
+        if overridden is not None:
+            for file_entry in overridden.get("files", []):
+                file_entry["hashes"] = hashes_to_wire(file_entry["hashes"])
+    return reputations
+
 
 def _preview(payload: Any, limit: int = 200) -> Any:
     if isinstance(payload, (bytes, bytearray, str)) and len(payload) > limit:
         return payload[:limit]
     return payload
-

@@ -30,7 +30,6 @@ import time
 from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 
-from ..._wire import hex_to_base64
 from ...constants import (
     CertEnterpriseAttrib,
     CertProvider,
@@ -44,6 +43,12 @@ logger = logging.getLogger(__name__)
 
 #: The hash types a file is known by, in the order they are listed on the wire.
 FILE_HASH_TYPES: Tuple[str, ...] = (HashType.MD5, HashType.SHA1, HashType.SHA256)
+
+#: The subject kind of a file in the requesters, change log and metadata tables.
+FILE = "file"
+#: The subject kind of a certificate.
+CERT = "cert"
+_REFERENCE_TABLES = {FILE: ("file_references", "file_id"), CERT: ("cert_references", "cert_id")}
 
 #: The most overriding files listed in a certificate's ``overridden`` object.
 MAX_OVERRIDDEN_FILES = 100
@@ -101,6 +106,31 @@ CREATE TABLE IF NOT EXISTS cert_references (
 CREATE TABLE IF NOT EXISTS agents (
     guid TEXT PRIMARY KEY,
     first_seen INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS requesters (
+    subject TEXT NOT NULL,
+    subject_id INTEGER NOT NULL,
+    client_id TEXT NOT NULL,
+    PRIMARY KEY (subject, subject_id, client_id)
+);
+CREATE TABLE IF NOT EXISTS reputation_changes (
+    seq INTEGER PRIMARY KEY,
+    time INTEGER NOT NULL,
+    subject TEXT NOT NULL,
+    subject_id INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reputation_changes_time ON reputation_changes (time);
+CREATE TABLE IF NOT EXISTS prevalent_files (
+    file_id INTEGER PRIMARY KEY,
+    time INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS metadata (
+    seq INTEGER PRIMARY KEY,
+    subject TEXT NOT NULL,
+    subject_id INTEGER NOT NULL,
+    time INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    fields TEXT NOT NULL
 );
 """
 
@@ -556,8 +586,9 @@ class Store:
 
         The Enterprise reputation gets its ``PREVALENCE`` and ``HAS_FILE_OVERRIDES`` attributes
         computed and, when some file signed by the certificate has an Enterprise reputation
-        other than ``NOT_SET``, an ``overridden`` object ``{"files": [{"hashes": [...]}, ...],
-        "truncated": 0 or 1}`` (hash lists in wire format). TIE-SPEC 3.6 and 3.9 place
+        other than ``NOT_SET``, an ``overridden`` object ``{"files": [{"hashes": {type: hex}},
+        ...], "truncated": 0 or 1}`` (domain hashes: the service shapes them for the wire).
+        TIE-SPEC 3.6 and 3.9 place
         ``overridden`` inside the Enterprise reputation (that is where the client transforms it);
         the TIE schema (tie-server.yaml) shows it at the top level of the response. The spec wins.
 
@@ -580,9 +611,9 @@ class Store:
                      MAX_OVERRIDDEN_FILES + 1)).fetchall()
                 attributes[CertEnterpriseAttrib.HAS_FILE_OVERRIDES] = "1" if rows else "0"
                 if rows:
-                    files = [{"hashes": [{"type": hash_type, "value": hex_to_base64(value)}
+                    files = [{"hashes": {hash_type: value
                                          for hash_type, value in zip(FILE_HASH_TYPES, row)
-                                         if value is not None]}
+                                         if value is not None}}
                              for row in rows[:MAX_OVERRIDDEN_FILES]]
                     reputation["overridden"] = {
                         "files": files, "truncated": 1 if len(rows) > MAX_OVERRIDDEN_FILES else 0}
@@ -667,6 +698,126 @@ class Store:
         row = self._conn.execute("SELECT COUNT(*) FROM {} WHERE {} = ?".format(table, key),
                                  (subject_id,)).fetchone()
         return int(row[0])
+
+    # -----------------------------------------------------------------------------------------
+    # Requesters, the reputation change log, prevalence and metadata (issue #10)
+    # -----------------------------------------------------------------------------------------
+
+    def add_requester(self, subject: str, subject_id: int, client_id: str) -> None:
+        """
+        Records that a DXL client looked a file or certificate up (it gets the targeted change
+        events of the subject).
+
+        :param subject: :data:`FILE` or :data:`CERT`
+        :param subject_id: the file's or certificate's id
+        :param client_id: the client's id as the fabric names it
+        """
+        with self.transaction():
+            self._conn.execute(
+                "INSERT OR IGNORE INTO requesters (subject, subject_id, client_id) "
+                "VALUES (?, ?, ?)", (subject, subject_id, client_id))
+
+    def requesters(self, subject: str, subject_id: int) -> List[str]:
+        """
+        :param subject: :data:`FILE` or :data:`CERT`
+        :param subject_id: the file's or certificate's id
+        :return: the ids of the clients that looked it up, in the order they first did
+        """
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT client_id FROM requesters WHERE subject = ? AND subject_id = ? "
+                "ORDER BY rowid", (subject, subject_id)).fetchall()
+        return [str(row[0]) for row in rows]
+
+    def log_change(self, subject: str, subject_id: int, time_: int) -> None:
+        """
+        Appends a reputation change to the change log.
+
+        :param subject: :data:`FILE` or :data:`CERT`
+        :param subject_id: the file's or certificate's id
+        :param time_: when it changed (epoch seconds)
+        """
+        with self.transaction():
+            self._conn.execute(
+                "INSERT INTO reputation_changes (time, subject, subject_id) VALUES (?, ?, ?)",
+                (time_, subject, subject_id))
+
+    def changed_since(self, since: int) -> List[Tuple[str, int, int]]:
+        """
+        Lists what changed since a time, each file or certificate once with its latest change.
+
+        :param since: epoch seconds (inclusive)
+        :return: ``(subject, subject_id, latest change time)`` ordered by that time, files
+            before certificates, then by id
+        """
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT subject, subject_id, MAX(time) AS latest FROM reputation_changes "
+                "WHERE time >= ? GROUP BY subject, subject_id "
+                "ORDER BY latest, subject DESC, subject_id", (since,)).fetchall()
+        return [(str(subject), int(subject_id), int(latest))
+                for subject, subject_id, latest in rows]
+
+    def reference_count(self, subject: str, subject_id: int) -> int:
+        """
+        :param subject: :data:`FILE` or :data:`CERT`
+        :param subject_id: the file's or certificate's id
+        :return: the number of systems that referenced it
+        """
+        table, key = _REFERENCE_TABLES[subject]
+        with self._lock:
+            return self._count(table, key, subject_id)
+
+    def prevalent_since(self, file_id: int) -> Optional[int]:
+        """
+        :param file_id: the file
+        :return: when the file was declared prevalent (epoch seconds), or ``None``
+        """
+        with self._lock:
+            row = self._conn.execute("SELECT time FROM prevalent_files WHERE file_id = ?",
+                                     (file_id,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def mark_prevalent(self, file_id: int, time_: int) -> None:
+        """
+        Records that a file is prevalent (no more prevalence events are published for it).
+
+        :param file_id: the file
+        :param time_: when (epoch seconds)
+        """
+        with self.transaction():
+            self._conn.execute("INSERT OR IGNORE INTO prevalent_files (file_id, time) "
+                               "VALUES (?, ?)", (file_id, time_))
+
+    def add_metadata(self, subject: str, subject_id: int, time_: int, source: str,
+                     fields: Mapping[str, Any]) -> None:
+        """
+        Stores one metadata update.
+
+        :param subject: :data:`FILE` or :data:`CERT`
+        :param subject_id: the file's or certificate's id
+        :param time_: when it arrived (epoch seconds)
+        :param source: who sent it (the requester's id, ``""`` when unknown)
+        :param fields: the validated fields, as received
+        """
+        with self.transaction():
+            self._conn.execute(
+                "INSERT INTO metadata (subject, subject_id, time, source, fields) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (subject, subject_id, time_, source, json.dumps(dict(fields), sort_keys=True)))
+
+    def metadata(self, subject: str, subject_id: int) -> List[Dict[str, Any]]:
+        """
+        :param subject: :data:`FILE` or :data:`CERT`
+        :param subject_id: the file's or certificate's id
+        :return: its metadata updates, oldest first: ``{"time", "source", "fields"}``
+        """
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT time, source, fields FROM metadata WHERE subject = ? AND subject_id = ? "
+                "ORDER BY seq", (subject, subject_id)).fetchall()
+        return [{"time": int(time_), "source": str(source), "fields": json.loads(fields)}
+                for time_, source, fields in rows]
 
 
 def _reputation_from_row(row: Tuple[Any, ...]) -> Reputation:

@@ -166,10 +166,7 @@ def test_certificate_overridden_files_inside_the_enterprise_reputation(store: St
     store.put_file_reputation(notepad, FileProvider.ENTERPRISE, TrustLevel.KNOWN_TRUSTED, 1, {})
     enterprise = store.cert_reputations(cert_id)[1]
     assert enterprise["attributes"][CertEnterpriseAttrib.HAS_FILE_OVERRIDES] == "1"
-    assert enterprise["overridden"] == {"truncated": 0, "files": [{"hashes": [
-        {"type": "md5", "value": "8se7isyX+S6Yei1Ah9AhsQ=="},
-        {"type": "sha1", "value": "frATnSF1c5s8yw0REAZ4IL5qvSk="},
-        {"type": "sha256", "value": "FC4daI7wVoNww3GH/Z8jUdfd7aV0+L+psPpO9C24WqI="}]}]}
+    assert enterprise["overridden"] == {"truncated": 0, "files": [{"hashes": NOTEPAD_HASHES}]}
 
 
 def test_a_failed_transaction_changes_nothing(store: Store) -> None:
