@@ -288,7 +288,8 @@ class CachingTieClient(TieClient):
             latest = max(times) if times else None
             for index, record in pending.items():
                 result = results[index]
-                self._cache.finish(record, result.value, result.error is None, latest)
+                done = result.error is None and isinstance(result.value, dict)  # else: aborted
+                self._cache.finish(record, result.value, done, latest)
         return results
 
     # -- sets: drop the entry they change -------------------------------------------------------

@@ -424,3 +424,17 @@ def test_the_fast_path_never_skips_validation(cache: CachingTieClient,
     with pytest.raises(InvalidHashError):
         cache.get_file_reputation({"md5": hashes["md5"] + "\u00e9"})
     assert lookups(client) == 1
+
+
+def test_bulk_aborted_by_its_progress_callback_stores_nothing_unfinished(
+        cache: CachingTieClient) -> None:
+    items = [file_hashes(60), file_hashes(61), file_hashes(62)]
+
+    def abort(done: int, total: int) -> None:
+        raise RuntimeError("stop")
+
+    with pytest.raises(RuntimeError):
+        cache.get_file_reputations(items, max_in_flight=1, progress=abort)
+    assert cache.stats.entries == 1  # the one answered before the abort
+    for hashes in items:
+        assert isinstance(cache.get_file_reputation(hashes), dict)
