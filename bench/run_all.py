@@ -60,12 +60,12 @@ BENCHMARKS = ("overhead", "bulk", "events", "cache")
 SIZES = {
     "full": {"overhead_calls": 2000, "overhead_warmup": 200, "bulk_total": 5000,
              "bulk_sequential_0ms": 5000, "bulk_sequential_10ms": 500, "event_count": 5000,
-             "event_rounds": 2, "profile_count": 2000, "cache_operations": 6000,
-             "cache_uncached_operations": 1000, "cache_warmup": 3000, "cache_hit_calls": 5000},
+             "event_rounds": 2, "profile_count": 2000, "cache_operations": 3000,
+             "cache_warmup": 2000, "cache_hit_calls": 5000},
     "quick": {"overhead_calls": 60, "overhead_warmup": 20, "bulk_total": 150,
               "bulk_sequential_0ms": 60, "bulk_sequential_10ms": 30, "event_count": 300,
-              "event_rounds": 1, "profile_count": 100, "cache_operations": 300,
-              "cache_uncached_operations": 100, "cache_warmup": 100, "cache_hit_calls": 200},
+              "event_rounds": 1, "profile_count": 100, "cache_operations": 200,
+              "cache_warmup": 100, "cache_hit_calls": 200},
 }
 #: The emulated server delays of the bulk benchmark, in milliseconds.
 DELAYS_MS = (0.0, 10.0)
@@ -136,9 +136,8 @@ def _run(args: argparse.Namespace, directory: str, report: Report) -> int:
                     count=sizes["event_count"], rounds=sizes["event_rounds"])
         if "cache" in selected:
             attempt("cache", bench_cache.run, client, config_file, report,
-                    operations=sizes["cache_operations"],
-                    uncached_operations=sizes["cache_uncached_operations"],
-                    warmup=sizes["cache_warmup"], hit_calls=sizes["cache_hit_calls"])
+                    operations=sizes["cache_operations"], warmup=sizes["cache_warmup"],
+                    hit_calls=sizes["cache_hit_calls"])
         if "bulk" in selected:
             for delay in DELAYS_MS:
                 if delay:
