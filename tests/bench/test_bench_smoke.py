@@ -25,6 +25,10 @@ FIGURES = [
     "events.tie_rate", "events.raw_rate", "events.rate_ratio", "events.publish_rate",
     "events.tie_cpu_us_per_event", "events.raw_cpu_us_per_event",
     "events.transform_us_per_event",
+    "cache.hit_median_us", "cache.uncached_median_us", "cache.zipf_cached_lookups_per_s",
+    "cache.zipf_uncached_lookups_per_s", "cache.zipf_speedup", "cache.zipf_hit_ratio",
+    "cache.zipf_stale_answers", "cache.set_to_invalidation_median_us",
+    "cache.listener_cpu_us_per_event",
 ] + [name.format(d=delay) for delay in ("0", "10") for name in (
     "bulk_{d}ms.sequential_rps", "bulk_{d}ms.bulk_default_rps", "bulk_{d}ms.bulk_best_rps",
     "bulk_{d}ms.bulk_best_k", "bulk_{d}ms.ratio_best", "bulk_{d}ms.ratio_default",
