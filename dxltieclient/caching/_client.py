@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, cast
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from .. import _bulk, _errors, _wire
 from ..client import (
@@ -199,18 +199,18 @@ class CachingTieClient(TieClient):
         :meth:`dxltieclient.client.TieClient.get_file_reputation` for the arguments, the result
         and the errors).
         """
-        keys = _keys.fast_file_keys(hashes)
+        keys: Optional[Sequence[Key]] = _keys.fast_file_keys(hashes)
         if keys is not None:
             # Only validated lookups are indexed: a hit on every key proves the hashes valid.
             cached = self._cache.get(keys)
             if cached is not None:
-                return cast(_Reputations, cached)
+                return cached
         _wire.check_hashes(hashes)
         if keys is None:
             keys = _keys.file_keys(hashes)
             cached = self._cache.get(keys)
             if cached is not None:
-                return cast(_Reputations, cached)
+                return cached
         pending = self._cache.begin(keys)
         try:
             response = self._tie_request(TIE_GET_FILE_REPUTATION_TOPIC,
@@ -235,7 +235,7 @@ class CachingTieClient(TieClient):
         variant = _keys.cert_variant(public_key_sha1)
         cached = self._cache.get(keys, variant)
         if cached is not None:
-            return cast(_Reputations, cached)
+            return cached
         pending = self._cache.begin(keys, variant)
         try:
             response = self._tie_request(TIE_GET_CERT_REPUTATION_TOPIC, payload)

@@ -30,7 +30,7 @@ def file_keys(hashes: Mapping[str, Any]) -> Tuple[Key, ...]:
     return tuple((hash_type, _hex(value)) for hash_type, value in hashes.items())
 
 
-def fast_file_keys(hashes: Any) -> Optional[Tuple[Key, ...]]:
+def fast_file_keys(hashes: Any) -> Optional[List[Key]]:
     """
     The keys of a file lookup given as a plain non-empty ``dict`` of ASCII ``str`` digests,
     without validating them (the cache only indexes validated keys, so a hit proves them valid).
@@ -46,7 +46,7 @@ def fast_file_keys(hashes: Any) -> Optional[Tuple[Key, ...]]:
         if type(value) is not str or not value.isascii():
             return None
         keys.append((hash_type, value.lower()))
-    return tuple(keys)
+    return keys
 
 
 def cert_key(sha1: Any) -> Key:

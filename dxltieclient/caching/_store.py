@@ -136,7 +136,7 @@ class ReputationStore:
 
     # -- lookups ---------------------------------------------------------------------------------
 
-    def get(self, keys: Sequence[Key], variant: str = "") -> Optional[Any]:
+    def get(self, keys: Sequence[Key], variant: str = "") -> Optional[Dict[Any, Any]]:
         """
         Answers a lookup from the cache when every key names the same fresh entry. A ``None``
         is not counted: :meth:`begin` counts the miss when the lookup is sent.
@@ -148,12 +148,14 @@ class ReputationStore:
         with self._lock:
             if not self._synced:
                 return None
-            entry = self._index.get(keys[0])
+            index = self._index
+            entry = index.get(keys[0])
             if entry is None or entry.variant != variant:
                 return None
-            for key in keys[1:]:
-                if self._index.get(key) is not entry:
-                    return None
+            if len(keys) > 1:
+                for key in keys[1:]:
+                    if index.get(key) is not entry:
+                        return None
             if self._max_age is not None and self._clock() - entry.born >= self._max_age:
                 self._drop(entry)
                 self._counts["expirations"] += 1
@@ -161,9 +163,10 @@ class ReputationStore:
             self._lru.move_to_end(entry)
             self._hits += 1
             blob = entry.blob
-        return marshal.loads(blob)
+        answer: Dict[Any, Any] = marshal.loads(blob)
+        return answer
 
-    def begin(self, keys: Tuple[Key, ...], variant: str = "") -> Optional[Pending]:
+    def begin(self, keys: Sequence[Key], variant: str = "") -> Optional[Pending]:
         """
         Registers a lookup about to be sent to TIE.
 
@@ -175,7 +178,7 @@ class ReputationStore:
             if not self._synced:
                 self._counts["bypasses"] += 1
                 return None
-            pending = Pending(keys, variant, self._epoch)
+            pending = Pending(tuple(keys), variant, self._epoch)
             for key in keys:
                 self._pending.setdefault(key, []).append(pending)
             return pending
