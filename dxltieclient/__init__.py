@@ -39,6 +39,7 @@ __all__ = [
     "AtdAttrib", "AtdTrustLevel", "CertEnterpriseAttrib", "CertGtiAttrib", "CertProvider",
     "CertRepChangeEventProp", "CertReputationOverriddenProp", "CertReputationProp",
     "DetectionCallback", "DetectionEventProp", "EnterpriseAttrib", "EpochMixin", "EventCallback",
+    "FilePrevalenceCallback",  # added with the rest of the TIE Server API
     "FileEnterpriseAttrib", "FileGtiAttrib", "FileProvider", "FileRepChangeEventProp",
     "FileReputationProp", "FileType", "FirstInstanceCallback", "FirstInstanceEventProp",
     "FirstRefProp", "GtiAttrib", "HashType", "MessageUtils", "RANGE", "RepChangeEventProp",
@@ -46,5 +47,4 @@ __all__ = [
     "base64", "callbacks", "client", "constants", "get_version", "struct", "sys", "time",
     "BulkResult", "InvalidHashError", "TieError", "TieInputError", "TieServiceError",
     "TieServiceNotFoundError", "TieTimeoutError",
-    "FilePrevalenceCallback",
 ]

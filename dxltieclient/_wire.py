@@ -16,7 +16,7 @@ import base64
 import binascii
 import json
 import string
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple, Union
 
 from ._errors import InvalidHashError, TieInputError
 from .constants import CertProvider, FileProvider, FileType, HashType, TrustLevel
@@ -806,3 +806,72 @@ def cert_metadata_request(sha1: Any, metadata: Any) -> JsonObject:
 FILE_METADATA_KINDS: Dict[str, str] = dict(_FILE_METADATA_FIELDS)
 #: The kind of each certificate metadata field.
 CERT_METADATA_KINDS: Dict[str, str] = dict(_CERT_METADATA_FIELDS)
+
+
+class UpdatesPager:
+    """
+    The paging of reputation updates, with no I/O, so that the synchronous and the asyncio
+    clients follow pages the same way.
+
+    Each next page is asked from the previous page's ``latestUpdateTime``, inclusive (so that
+    changes made in the same second as the page's last one are not lost); the hashes already
+    yielded at that second are left out of the next page. :meth:`take` raises rather than let a
+    server that repeats itself make the caller loop forever.
+
+    .. code-block:: python
+
+        pager = UpdatesPager(since_time)
+        while not pager.done:
+            page = pager.take(reputation_updates_from_response(ask(pager.since)))
+            ...
+
+    :param since_time: the ``sinceTime`` of the first page
+    :param topic: the request topic, named by the errors :meth:`take` raises
+    """
+
+    def __init__(self, since_time: int, topic: Optional[str] = None) -> None:
+        #: The ``sinceTime`` of the next page to ask for.
+        self.since = since_time
+        #: ``True`` once the last page was taken.
+        self.done = False
+        self._topic = topic
+        self._seen: Set[Tuple[str, str, str]] = set()
+
+    def take(self, page: JsonObject) -> JsonObject:
+        """
+        Takes a decoded page (see :func:`reputation_updates_from_response`): leaves out the hashes
+        already yielded and moves :attr:`since` on.
+
+        :param page: the decoded page (changed in place)
+        :return: the page, without the hashes already yielded
+        :raises TieServiceError: when the page says the limit was exceeded but gives no usable
+            ``latestUpdateTime``, or brings nothing new at the same ``latestUpdateTime`` (more
+            changes in one second than the query limit)
+        """
+        from ._errors import TieServiceError
+
+        keys = {(kind, hash_type, value) for kind in ("fileHashes", "certificateHashes")
+                for entry in page[kind] for hash_type, value in entry.items()}
+        new = keys - self._seen
+        latest = page["latestUpdateTime"]
+        exceeded = bool(page["queryLimitExceeded"])
+        if exceeded and (not _is_plain_int(latest) or latest < self.since):
+            raise TieServiceError(
+                "TIE said the query limit was exceeded but gave no usable latestUpdateTime "
+                "({!r}), so the next page cannot be asked for".format(_bounded(latest)), 0,
+                self._topic)
+        if exceeded and latest == self.since and not new:
+            raise TieServiceError(
+                "TIE repeated the reputation updates since {} without anything new: more "
+                "changes share that second than the query limit; ask again with a larger "
+                "query_limit (at most 5000)".format(self.since), 0, self._topic)
+        for kind in ("fileHashes", "certificateHashes"):
+            page[kind] = [entry for entry in page[kind]
+                          if not any((kind, hash_type, value) in self._seen
+                                     for hash_type, value in entry.items())]
+        if not exceeded:
+            self.done = True
+        else:
+            self._seen = self._seen | new if latest == self.since else new
+            self.since = latest
+        return page

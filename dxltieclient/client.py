@@ -850,52 +850,9 @@ def _kwargs_builder(build: _t.Callable[..., _t.Dict[str, _t.Any]], required: _t.
     return build_item
 
 
-def _page_keys(page: _t.Mapping[str, _t.Any]) -> _t.Set[_t.Tuple[str, str, str]]:
-    return {(kind, hash_type, value) for kind in ("fileHashes", "certificateHashes")
-            for entry in page[kind] for hash_type, value in entry.items()}
-
-
-def _without(page: _t.Dict[str, _t.Any],
-             seen: _t.Set[_t.Tuple[str, str, str]]) -> _t.Dict[str, _t.Any]:
-    for kind in ("fileHashes", "certificateHashes"):
-        page[kind] = [entry for entry in page[kind]
-                      if not any((kind, hash_type, value) in seen
-                                 for hash_type, value in entry.items())]
-    return page
-
-
 def _iter_pages(fetch: _t.Callable[[int], _t.Dict[str, _t.Any]],
                 since_time: int) -> _t.Iterator[_t.Dict[str, _t.Any]]:
-    """
-    Follows reputation-updates pages: the next page asks from the previous page's
-    ``latestUpdateTime`` (inclusive) and leaves out the hashes already yielded at that time.
-    Stops when a page does not say the limit was exceeded; raises when the server makes no
-    progress (the same time again with nothing new) or gives no usable ``latestUpdateTime``.
-    """
-    since = since_time
-    seen: _t.Set[_t.Tuple[str, str, str]] = set()
-    while True:
-        page = fetch(since)
-        keys = _page_keys(page) - seen
-        latest = page["latestUpdateTime"]
-        if page["queryLimitExceeded"]:
-            _check_progress(latest, since, bool(keys))
-        yield _without(page, seen)
-        if not page["queryLimitExceeded"]:
-            return
-        seen = seen | keys if latest == since else keys
-        since = latest
-
-
-def _check_progress(latest: _t.Any, since: int, anything_new: bool) -> None:
-    """Raises when a page that exceeded the limit cannot lead to a further page."""
-    if not isinstance(latest, int) or isinstance(latest, bool) or latest < since:
-        raise _errors.TieServiceError(
-            "TIE said the query limit was exceeded but gave no usable latestUpdateTime "
-            "({!r}), so the next page cannot be asked for".format(latest), 0,
-            TIE_GET_REPUTATION_UPDATES_TOPIC)
-    if latest == since and not anything_new:
-        raise _errors.TieServiceError(
-            "TIE repeated the reputation updates since {} without anything new: more "
-            "changes share that second than the query limit; ask again with a larger "
-            "query_limit (at most 5000)".format(since), 0, TIE_GET_REPUTATION_UPDATES_TOPIC)
+    """Follows reputation-updates pages with :class:`dxltieclient._wire.UpdatesPager`."""
+    pager = _wire.UpdatesPager(since_time, TIE_GET_REPUTATION_UPDATES_TOPIC)
+    while not pager.done:
+        yield pager.take(fetch(pager.since))

@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--delay-ms", type=_delay, default=0.0,
                      help="emulated TIE server delay, in ms (default 0)")
     from .tie import show
-    show.add_parser(commands, _add_dir)
+    show.arguments(commands.add_parser("show", help=show.HELP))
     return parser
 
 
@@ -222,7 +222,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _EXIT_OK if status["running"] else _EXIT_NOT_RUNNING
     if command == "show":
         from .tie import show
-        return show.run(args.hash, _sandbox(args.dir).store_file)
+        return show.command(args)
     if command == "provision":
         print(_sandbox(args.dir).provision(args.name, deny=args.deny))
         return _EXIT_OK

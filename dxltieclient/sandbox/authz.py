@@ -23,14 +23,14 @@ from ..client import (
     TIE_SET_FILE_REPUTATION_TOPIC,
 )
 
-#: The authorization groups and the topics a member may send on. TIE documents no group for the
-#: reputation-updates query and the metadata updates: every client may send them.
+#: The authorization groups and the topics a member may send on.
 AUTHORIZATION_GROUPS: Dict[str, Tuple[str, ...]] = {
     "TIE Server Set Enterprise Reputation": (
         TIE_SET_FILE_REPUTATION_TOPIC,
         TIE_SET_CERT_REPUTATION_TOPIC,
     ),
     "TIE Server Set External Reputation": (TIE_EVENT_EXTERNAL_FILE_REPORT_TOPIC,),
+    # TIE documents no group for the reputation-updates query and the metadata updates.
 }
 
 #: Short names accepted for the authorization groups (case-insensitive).

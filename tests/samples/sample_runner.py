@@ -19,3 +19,13 @@ def _load_runner():
 
 
 run_samples = _load_runner()
+
+
+def run_or_fail(sample, sandbox, tree):
+    """Runs ``sample`` from ``tree``; fails the test with the sample's output if it failed."""
+    import pytest
+
+    try:
+        return sample.run(sandbox, str(tree))
+    except run_samples.SampleFailure as failure:
+        pytest.fail("{}: {}\n{}".format(sample.path, failure.reason, "\n".join(failure.lines)))

@@ -6,18 +6,10 @@ import subprocess
 import sys
 import time
 
-import pytest
+from sample_runner import run_or_fail as run
 from sample_runner import run_samples
 
-SampleFailure = run_samples.SampleFailure
 NOTEPAD = run_samples.NOTEPAD_HASHES
-
-
-def run(sample, sandbox, tree):
-    try:
-        return sample.run(sandbox, str(tree))
-    except SampleFailure as failure:
-        pytest.fail("{}: {}\n{}".format(sample.path, failure.reason, "\n".join(failure.lines)))
 
 
 def test_targeted_reputation_change_callback(samples_by_name, tie_sandbox, sample_tree):

@@ -6,16 +6,18 @@ termination."""
 import hashlib
 import json
 import ssl
-import subprocess
 
 import pytest
 from dxlclient import Event, Request
 from dxlclient.callbacks import EventCallback
+from hypothesis import given
+from hypothesis import strategies as st
 from tie_fakes import FakeDxlClient, make_event
 
 from dxltieclient import HashType, TieClient, TieInputError, TieServiceError
 from dxltieclient._errors import InvalidHashError
 from dxltieclient._wire import (
+    UpdatesPager,
     WireFormatError,
     cert_metadata_request,
     file_metadata_request,
@@ -106,12 +108,13 @@ class _Config:
 
 @pytest.fixture(scope="module")
 def cert_file(tmp_path_factory):
+    from dxltieclient.sandbox.pki import CertificateAuthority
+
     directory = tmp_path_factory.mktemp("cert")
-    key, cert = directory / "client.key", directory / "client.crt"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
-                    str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=unit"],
-                   check=True, capture_output=True)
-    return str(cert)
+    authority = CertificateAuthority(str(directory / "ca"))
+    authority.ensure()
+    return authority.issue("unit", str(directory / "client.crt"),
+                           str(directory / "client.key")).cert_file
 
 
 @pytest.fixture
@@ -370,9 +373,18 @@ def test_paging_stops_on_a_server_that_repeats_itself(tie, fake):
         fake.reply_json(_page(B[0:2], 10, True))
     pages = tie.iter_reputation_updates(10, query_limit=2)
     assert _md5s([next(pages)]) == ["00", "01"]
-    with pytest.raises(TieServiceError, match="repeated the reputation updates since 10"):
+    with pytest.raises(TieServiceError, match="repeated the reputation updates since 10") as error:
         next(pages)
+    assert error.value.topic == TIE_GET_REPUTATION_UPDATES_TOPIC
     assert len(fake.requests) == 2
+
+
+def test_pager_is_pure_and_reusable():
+    pager = UpdatesPager(5)
+    first = pager.take(reputation_updates_from_response(_page(B[0:2], 10, True)))
+    assert (pager.since, pager.done, _md5s([first])) == (10, False, ["00", "01"])
+    second = pager.take(reputation_updates_from_response(_page(B[1:3], 12, False)))
+    assert (pager.done, _md5s([second])) == (True, ["02"])
 
 
 @pytest.mark.parametrize("latest", [None, 4, "11"])
@@ -467,3 +479,34 @@ def test_strict_decoder():
             ([{"type": "sha1", "value": 5}], "must be a base64 string")]:
         with pytest.raises(WireFormatError, match=message):
             hashes_from_wire_strict(bad, ("sha1",))
+
+
+# -- properties ---------------------------------------------------------------------------------
+
+_HASHES = st.fixed_dictionaries({}, optional={
+    hash_type: st.text("0123456789abcdefABCDEF", min_size=length, max_size=length)
+    for hash_type, length in (("md5", 32), ("sha1", 40), ("sha256", 64))}).filter(bool)
+
+
+@given(_HASHES)
+def test_strict_decoder_inverts_the_encoder(hashes):
+    wire = json.loads(json.dumps(file_metadata_request(hashes, {})))["hashes"]
+    assert hashes_from_wire_strict(wire, ("md5", "sha1", "sha256")) == {
+        hash_type: value.lower() for hash_type, value in hashes.items()}
+
+
+@given(st.integers(0, 2 ** 40), st.integers(1, 5000), st.booleans(),
+       st.sampled_from([None, "md5", "sha1", "sha256"]), st.sampled_from([None, "sha1"]))
+def test_updates_request_is_what_the_emulator_parses(since, limit, targeted, file_type,
+                                                     cert_type):
+    from dxltieclient.sandbox.tie import updates
+
+    payload = json.loads(json.dumps(reputation_updates_request(since, limit, targeted, file_type,
+                                                               cert_type)))
+    query = updates.parse_request(payload)
+    assert (query.since, query.limit, query.targeted) == (since, limit, targeted)
+    if file_type is None and cert_type is None:
+        assert query.subjects == {"file": None, "cert": None}
+    else:
+        assert query.subjects == {subject: value for subject, value in
+                                  (("file", file_type), ("cert", cert_type)) if value}

@@ -35,7 +35,6 @@ from .service import (
     TOPIC_EXTERNAL_FILE_REPORT,
     EventMessage,
     Outcome,
-    TargetedEventMessage,
     TieService,
     agent_guid_from_reply_topic,
     client_id_of,
@@ -167,8 +166,7 @@ class _RequestHandler(RequestCallback):
 
     def _reply(self, request: Any, outcome: Outcome) -> None:
         _publish(self._client, outcome.events)
-        _publish_targeted(self._client, outcome.targeted)
-        if outcome.no_reply:
+        if outcome.no_reply:  # the metadata updates: TIE answers nothing
             return
         if outcome.error is not None:
             response: Response = ErrorResponse(request, error_code=outcome.error[0],
@@ -190,30 +188,18 @@ class _ExternalReportHandler(EventCallback):
 
     def on_event(self, event: Any) -> None:
         arrival = time.monotonic()
-        outcome = self._service.handle_external_report_outcome(event.payload)
-        if outcome.events or outcome.targeted:
-            self._sender.submit(lambda: _publish_outcome(self._client, outcome), arrival)
+        to_publish = self._service.handle_external_report(event.payload)
+        if to_publish:
+            self._sender.submit(lambda: _publish(self._client, to_publish), arrival)
 
 
 def _publish(client: DxlClient, messages: List[EventMessage]) -> None:
     for topic, payload in messages:
         event = Event(topic)
-        event.payload = payload
-        client.send_event(event)
-
-
-def _publish_outcome(client: DxlClient, outcome: Outcome) -> None:
-    _publish_targeted(client, outcome.targeted)
-    _publish(client, outcome.events)
-
-
-def _publish_targeted(client: DxlClient, messages: List[TargetedEventMessage]) -> None:
-    """Publishes events with their destination client ids (a real broker delivers each only to
-    the clients listed; Mosquitto to every subscriber, whose library then filters)."""
-    for topic, payload, client_ids in messages:
-        event = Event(topic)
-        event.payload = payload
-        event.client_ids = list(client_ids)
+        event.payload = bytes(payload)
+        # A targeted event (TargetedPayload) names its destination clients; a real broker
+        # delivers it to them only, Mosquitto to every subscriber (the library filters).
+        event.client_ids = list(getattr(payload, "client_ids", ()))
         client.send_event(event)
 
 

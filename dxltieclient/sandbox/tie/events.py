@@ -112,8 +112,7 @@ def file_reputation_change_event(hashes: Mapping[str, str],
                       "updateTime": when}
     if certificate_sha1:
         check_hash(HashType.SHA1, certificate_sha1, allow_bytes=False)
-        certificate: Payload = {"hashes": [{"type": HashType.SHA1,
-                                            "value": hex_to_base64(certificate_sha1)}]}
+        certificate: Payload = {"hashes": hashes_to_wire({HashType.SHA1: certificate_sha1})}
         if certificate_public_key_sha1:
             check_hash(HashType.SHA1, certificate_public_key_sha1, allow_bytes=False)
             certificate["publicKeySha1"] = hex_to_base64(certificate_public_key_sha1)

@@ -1,5 +1,5 @@
 """
-The TIE service over the store: the six request topics and the external report event, as pure-ish
+The TIE service over the store: the nine request topics and the external report event, as pure-ish
 functions of the payload bytes (no dxlclient here; :mod:`.emulator` is the thin adapter).
 
 :meth:`TieService.handle_request` takes a request's topic, payload and requester and returns an
@@ -27,6 +27,21 @@ Behaviour worth knowing:
   publishes a reputation change event, even when the trust level did not change;
 * the external report stores the External (15) reputation, except that a report without a file
   name is ignored (as TIE does, issues #16 and #20); its comment is not stored.
+
+The rest of the TIE Server API (issue #10):
+
+* a lookup also records the requesting client (:func:`client_id_of`: the broker-stamped
+  ``source_client_id``, else the dxlclient id of the reply-to topic); every reputation change is
+  then published twice: targeted (``/mcafee/event/tie/file/repchange``, ``.../cert/repchange``,
+  destination client ids = those requesters; none when nobody looked it up) and broadcast;
+* a lookup by a system new to a file publishes a prevalence event (``enterpriseCount``,
+  ``agentGuid``, ``agentFirstReference``), ``prevalent: true`` once the count reaches the
+  service's threshold, and none after that;
+* every reputation change is appended to a change log that answers
+  ``/mcafee/service/tie/reputation/updates`` (see :mod:`.updates` for the paging rules);
+* metadata updates (``.../file/update_metadata``, ``.../cert/update_metadata``) are validated and
+  stored, and get no reply at all (:attr:`Outcome.no_reply`): a malformed one is logged and
+  ignored, nothing of it stored.
 
 Errors: a malformed request gets an error response with code :data:`ERROR_INVALID_REQUEST`
 (400) and a message naming the problem; nothing is changed in the store. An unexpected failure
@@ -135,10 +150,27 @@ MAX_QUERY_LIMIT = 5000
 _REPLY_TO_PREFIX = "/mcafee/client/"
 _TRUST_LEVELS = frozenset(constant_values(TrustLevel).values())
 
-#: An event to publish: topic and payload bytes.
+
+
+class TargetedPayload(bytes):
+    """
+    The payload bytes of a targeted event, with the destination client ids it is addressed to
+    (the publisher sets them as the event's ``client_ids``).
+
+    :param payload: the payload bytes
+    :param client_ids: the destination client ids
+    """
+
+    client_ids: Tuple[str, ...]
+
+    def __new__(cls, payload: bytes, client_ids: Tuple[str, ...]) -> "TargetedPayload":
+        self = super().__new__(cls, payload)
+        self.client_ids = tuple(client_ids)
+        return self
+
+
+#: An event to publish: topic and payload bytes (a :class:`TargetedPayload` for a targeted one).
 EventMessage = Tuple[str, bytes]
-#: A targeted event to publish: topic, payload bytes and the destination client ids.
-TargetedEventMessage = Tuple[str, bytes, Tuple[str, ...]]
 #: An event a handler builds: topic, payload object and destination client ids (``()`` for a
 #: broadcast).
 _Publish = Tuple[str, Dict[str, Any], Tuple[str, ...]]
@@ -179,10 +211,9 @@ class Outcome:
     response: Optional[bytes] = None
     #: The error code and message of an error response, or ``None``.
     error: Optional[Tuple[int, str]] = None
-    #: The events to publish (topic, payload).
+    #: The events to publish (topic, payload; a targeted event's payload is a
+    #: :class:`TargetedPayload`).
     events: List[EventMessage] = field(default_factory=list)
-    #: The targeted events to publish (topic, payload, destination client ids).
-    targeted: List[TargetedEventMessage] = field(default_factory=list)
     #: ``True`` for a request TIE answers nothing to (neither response nor error).
     no_reply: bool = False
 
@@ -368,10 +399,7 @@ class TieService:
             request = _parse_object(payload)
             response, to_publish = handler(request, Caller(requester, client_id))
             return Outcome(response=encode_json(response), no_reply=no_reply,
-                           events=[(event_topic, encode_json(event))
-                                   for event_topic, event, ids in to_publish if not ids],
-                           targeted=[(event_topic, encode_json(event), ids)
-                                     for event_topic, event, ids in to_publish if ids])
+                           events=_encoded(to_publish))
         except RequestError as error:
             message = "Invalid TIE request on {}: {}".format(topic, error.message)
             if no_reply:
@@ -389,41 +417,24 @@ class TieService:
 
     def handle_external_report(self, payload: Any) -> List[EventMessage]:
         """
-        Handles one external report event; returns only its broadcast events (see
-        :meth:`handle_external_report_outcome`, which also returns the targeted ones).
-
-        :param payload: the event's payload (UTF-8 JSON bytes)
-        :return: the broadcast events to publish (none when the report was ignored). Never
-            raises.
-        """
-        return self.handle_external_report_outcome(payload).events
-
-    def handle_external_report_outcome(self, payload: Any) -> Outcome:
-        """
         Handles one external report event (topic :data:`TOPIC_EXTERNAL_FILE_REPORT`): stores
         the External (15) reputation ``file.reputation.score`` of the file ``file.hashes`` and
-        returns the reputation change events to publish (broadcast, and targeted at the clients
-        that looked the file up). A report without a file name is ignored, as TIE does; the
-        comment is not stored. A malformed report is logged and ignored.
+        returns the reputation change events to publish (targeted at the clients that looked the
+        file up, if any, then broadcast). A report without a file name is ignored, as TIE does;
+        the comment is not stored. A malformed report is logged and ignored.
 
         :param payload: the event's payload (UTF-8 JSON bytes)
-        :return: the events to publish (``no_reply`` set; no events when the report was
-            ignored). Never raises.
+        :return: the events to publish (none when the report was ignored). Never raises.
         """
         try:
-            to_publish = self._external_report(_parse_object(payload))
-            return Outcome(no_reply=True,
-                           events=[(topic, encode_json(event))
-                                   for topic, event, ids in to_publish if not ids],
-                           targeted=[(topic, encode_json(event), ids)
-                                     for topic, event, ids in to_publish if ids])
+            return _encoded(self._external_report(_parse_object(payload)))
         except RequestError as error:
             logger.warning("Ignoring a malformed external report: %s (payload %r)",
                            error.message, _preview(payload))
         except Exception:  # noqa: BLE001 - never let a bug escape into dxlclient's threads
             logger.exception("TIE emulator failed to handle an external report (payload %r)",
                              _preview(payload))
-        return Outcome(no_reply=True)
+        return []
 
     # -----------------------------------------------------------------------------------------
     # Files
@@ -666,6 +677,12 @@ def _parse_metadata(request: Mapping[str, Any], kinds: Mapping[str, str]) -> Dic
         return updates.check_metadata(request, kinds)
     except WireFormatError as error:
         raise RequestError(str(error)) from None
+
+
+def _encoded(to_publish: List[_Publish]) -> List[EventMessage]:
+    """The events' payloads encoded; a targeted one's as a :class:`TargetedPayload`."""
+    return [(topic, TargetedPayload(encode_json(event), ids) if ids else encode_json(event))
+            for topic, event, ids in to_publish]
 
 
 def _with_targeted(broadcast_topic: str, targeted_topic: str, event: Dict[str, Any],

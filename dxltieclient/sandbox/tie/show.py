@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Dict, Optional
 
 from ..._wire import HASH_HEX_LENGTHS, check_hash
 from ...constants import HashType
@@ -18,19 +18,38 @@ from .store import CERT, FILE, Store
 _TYPE_BY_LENGTH = {length: hash_type for hash_type, length in HASH_HEX_LENGTHS.items()}
 
 
-def add_parser(commands: Any, add_dir: Callable[[argparse.ArgumentParser], None]) -> None:
-    """
-    Adds the ``show`` command to the sandbox's command line.
+#: The one-line help of the ``show`` command.
+HELP = "show what the TIE emulator knows about a file or certificate (JSON; exit code 1 if nothing)"
 
-    :param commands: the sub-parsers of the sandbox's parser
-    :param add_dir: adds the ``--dir`` option
+
+def arguments(parser: argparse.ArgumentParser) -> None:
     """
-    show = commands.add_parser(
-        "show", help="show what the TIE emulator knows about a file or certificate (JSON)")
-    add_dir(show)
-    show.add_argument("hash", metavar="HASH",
-                      help="an MD5, SHA-1 or SHA-256 of a file, or the SHA-1 of a certificate "
-                      "(hexadecimal)")
+    Adds the ``show`` command's arguments (``--dir`` and ``HASH``) to its parser.
+
+    :param parser: the command's parser
+    """
+    from ..sandbox import default_directory
+
+    parser.add_argument(
+        "--dir", default=default_directory(),
+        help="the sandbox directory (default: $DXLTIE_SANDBOX_DIR or ~/.dxltieclient/sandbox; "
+        "now %(default)s)")
+    parser.add_argument("hash", metavar="HASH",
+                        help="an MD5, SHA-1 or SHA-256 of a file, or the SHA-1 of a certificate "
+                        "(hexadecimal)")
+
+
+def command(args: argparse.Namespace) -> int:
+    """
+    Runs ``show``: prints what the sandbox's store knows about ``args.hash``.
+
+    :param args: the parsed arguments (``dir``, ``hash``)
+    :return: 0 when found, 1 when not
+    :raises ValueError: for a bad hash or a directory without a store
+    """
+    from ..sandbox import Sandbox
+
+    return run(args.hash, Sandbox(args.dir).store_file)
 
 
 def run(hash_value: str, store_file: str) -> int:

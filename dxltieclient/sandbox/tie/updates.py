@@ -36,7 +36,7 @@ from ..._wire import (
     UPDATES_TARGET_HASH_TYPES,
     WireFormatError,
     digest_from_base64,
-    hex_to_base64,
+    hashes_to_wire,
 )
 from ...constants import HashType
 from .store import CERT, FILE, Store
@@ -116,7 +116,7 @@ def _wanted(store: Store, query: UpdatesQuery, client_id: Optional[str], thresho
 def _file_hash(hashes: Mapping[str, str], wanted: Optional[str]) -> Dict[str, str]:
     order = ((wanted,) if wanted else ()) + _DEFAULT_FILE_HASH_ORDER
     hash_type = next(hash_type for hash_type in order if hash_type in hashes)
-    return {"type": hash_type, "value": hex_to_base64(hashes[hash_type])}
+    return hashes_to_wire({hash_type: hashes[hash_type]})[0]
 
 
 def answer(store: Store, query: UpdatesQuery, client_id: Optional[str], threshold: int,
@@ -141,7 +141,7 @@ def answer(store: Store, query: UpdatesQuery, client_id: Optional[str], threshol
             files.append(_file_hash(store.file_hashes(subject_id), query.subjects[FILE]))
         else:
             sha1, _key = store.certificate_hashes(subject_id)
-            certificates.append({"type": HashType.SHA1, "value": hex_to_base64(sha1)})
+            certificates.extend(hashes_to_wire({HashType.SHA1: sha1}))
     response: Dict[str, Any] = {}
     if len(rows) > query.limit:
         response["props"] = {"serverTime": now, "queryLimitExceeded": True}

@@ -14,7 +14,7 @@ from dxltieclient import client as tie_client_module
 from dxltieclient.client import TieClient
 from dxltieclient.sandbox import authz
 from dxltieclient.sandbox.tie import service as service_module
-from dxltieclient.sandbox.tie.service import TieService, client_id_of
+from dxltieclient.sandbox.tie.service import TargetedPayload, TieService, client_id_of
 from dxltieclient.sandbox.tie.store import CERT, FILE, Store
 
 from .helpers import AGENT, Clock, call, dump, events, reply
@@ -88,11 +88,11 @@ def test_a_change_is_targeted_at_the_clients_that_looked_the_file_up(service: Ti
     _lookup(service, hashes, OTHER)
     _lookup(service, _md5(2), "{third}")
     outcome = _set(service, hashes)
-    [(topic, payload, client_ids)] = outcome.targeted
+    [(topic, payload), (broadcast_topic, broadcast)] = outcome.events
     assert topic == "/mcafee/event/tie/file/repchange"
-    assert client_ids == (AGENT, OTHER)
-    [(broadcast_topic, broadcast)] = outcome.events
+    assert isinstance(payload, TargetedPayload) and payload.client_ids == (AGENT, OTHER)
     assert broadcast_topic == "/mcafee/event/tie/file/repchange/broadcast"
+    assert not isinstance(broadcast, TargetedPayload)
     assert payload == broadcast
     change = _wire.transform_reputation_change_event(json.loads(payload))
     assert change["newReputations"][3]["trustLevel"] == 99
@@ -100,8 +100,8 @@ def test_a_change_is_targeted_at_the_clients_that_looked_the_file_up(service: Ti
 
 def test_no_targeted_event_for_a_file_nobody_looked_up(service: TieService) -> None:
     outcome = _set(service, _md5(3))
-    assert outcome.targeted == []
-    assert len(outcome.events) == 1
+    [(_, payload)] = outcome.events
+    assert not isinstance(payload, TargetedPayload)
 
 
 def test_a_certificate_change_is_targeted(service: TieService) -> None:
@@ -110,18 +110,16 @@ def test_a_certificate_change_is_targeted(service: TieService) -> None:
         _wire.cert_reputation_request(sha1)), AGENT, "cafe" * 10)
     outcome = call(service, service_module.TOPIC_SET_CERT_REPUTATION,
                    _wire.set_cert_reputation_request(99, sha1))
-    [(topic, _, client_ids)] = outcome.targeted
-    assert (topic, client_ids) == ("/mcafee/event/tie/cert/repchange", ("cafe" * 10,))
+    [(topic, payload), _] = outcome.events
+    assert (topic, payload.client_ids) == ("/mcafee/event/tie/cert/repchange", ("cafe" * 10,))
 
 
 def test_an_external_report_is_targeted_too(service: TieService) -> None:
     hashes = {"md5": "{:032x}".format(77)}
     _lookup(service, hashes)
-    outcome = service.handle_external_report_outcome(_wire.encode_json(
+    published = service.handle_external_report(_wire.encode_json(
         _wire.external_file_report_event(99, hashes, 0, "x.exe")))
-    assert [client_ids for _, _, client_ids in outcome.targeted] == [(AGENT,)]
-    assert len(service.handle_external_report(_wire.encode_json(
-        _wire.external_file_report_event(85, hashes, 0, "x.exe")))) == 1
+    assert [getattr(payload, "client_ids", ()) for _, payload in published] == [(AGENT,), ()]
 
 
 # -- prevalence -----------------------------------------------------------------------------------
@@ -337,3 +335,29 @@ def test_malformed_metadata_changes_nothing_and_gets_no_reply(
     assert outcome.no_reply
     assert dump(store_file) == before
     assert "Ignoring a malformed request" in caplog.text
+
+
+# -- sandbox show HASH ---------------------------------------------------------------------------
+
+def test_show_describes_files_and_certificates(service: TieService, store: Store,
+                                               store_file: str,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from dxltieclient.sandbox.tie import show
+    from dxltieclient.sandbox.tie.seed import EXAMPLE_CERT_SHA1, NOTEPAD_HASHES
+
+    described = show.describe(store, NOTEPAD_HASHES["sha256"].upper())
+    assert described is not None
+    assert described["file"]["hashes"] == NOTEPAD_HASHES
+    assert described["file"]["referenceCount"] == 3
+    certificate = show.describe(store, EXAMPLE_CERT_SHA1)
+    assert certificate is not None and certificate["certificate"]["sha1"] == EXAMPLE_CERT_SHA1
+    assert show.describe(store, "0" * 40) is None
+    with pytest.raises(ValueError, match="not an MD5, SHA-1 or SHA-256"):
+        show.describe(store, "abc")
+    with pytest.raises(ValueError, match="Invalid md5 hash"):
+        show.describe(store, "z" * 32)
+    assert show.run(NOTEPAD_HASHES["md5"], store_file) == 0
+    assert json.loads(capsys.readouterr().out)["file"]["name"] == "notepad.exe"
+    assert show.run("1" * 32, store_file) == 1
+    with pytest.raises(ValueError, match="no TIE store"):
+        show.run("1" * 32, store_file + ".missing")
