@@ -16,6 +16,8 @@ the TIE emulator, each its own process), runs
 4. ``aio``: AsyncTieClient.get_file_reputations against the threaded bulk call and raw async
    requests at the same window, and 1,000 concurrent lookups from one event loop (targets: async
    bulk >= 0.9x the threaded req/s, <= 1.1x its client CPU per request);
+5. ``cache``: CachingTieClient's hit latency, and a Zipf workload with 5 % sets by another client
+   with and without the cache (lookups/s, hit ratio, stale answers, set-to-invalidation delay);
 
 and brings the sandbox down, whatever happens. Progress goes to stderr, the table to stdout. The
 figures are measurements, not pass/fail: the exit status is 0 when every benchmark ran (targets
@@ -39,6 +41,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench import (
     bench_aio,
     bench_bulk,
+    bench_cache,
     bench_events,
     bench_overhead,
     profile_client,
@@ -55,18 +58,20 @@ from bench._common import (
     system_cpu_times,
 )
 
-BENCHMARKS = ("overhead", "bulk", "events", "aio")
+BENCHMARKS = ("overhead", "bulk", "events", "aio", "cache")
 
 #: Sizes of a full run (about 1-2 minutes on 2 cores) and of ``--quick`` (a few seconds).
 SIZES = {
     "full": {"overhead_calls": 2000, "overhead_warmup": 200, "bulk_total": 5000,
              "bulk_sequential_0ms": 5000, "bulk_sequential_10ms": 500, "event_count": 5000,
              "event_rounds": 2, "profile_count": 2000, "aio_total": 2000,
-             "aio_concurrent": 1000, "aio_rounds": 3},
+             "aio_concurrent": 1000, "aio_rounds": 3, "cache_operations": 3000,
+             "cache_warmup": 2000, "cache_hit_calls": 5000},
     "quick": {"overhead_calls": 60, "overhead_warmup": 20, "bulk_total": 150,
               "bulk_sequential_0ms": 60, "bulk_sequential_10ms": 30, "event_count": 300,
               "event_rounds": 1, "profile_count": 100, "aio_total": 100,
-              "aio_concurrent": 100, "aio_rounds": 1},
+              "aio_concurrent": 100, "aio_rounds": 1, "cache_operations": 200,
+              "cache_warmup": 100, "cache_hit_calls": 200},
 }
 #: The emulated server delays of the bulk benchmark, in milliseconds.
 DELAYS_MS = (0.0, 10.0)
@@ -140,6 +145,10 @@ def _run(args: argparse.Namespace, directory: str, report: Report) -> int:
         if "aio" in selected:
             attempt("aio", bench_aio.run, client, report, total=sizes["aio_total"],
                     concurrent=sizes["aio_concurrent"], rounds=sizes["aio_rounds"])
+        if "cache" in selected:
+            attempt("cache", bench_cache.run, client, config_file, report,
+                    operations=sizes["cache_operations"], warmup=sizes["cache_warmup"],
+                    hit_calls=sizes["cache_hit_calls"])
         if "bulk" in selected:
             for delay in DELAYS_MS:
                 if delay:

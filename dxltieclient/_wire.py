@@ -52,6 +52,9 @@ def constant_values(constant: type) -> Dict[str, Any]:
     :param constant: a class of :mod:`dxltieclient.constants`, e.g. ``TrustLevel``
     :return: member name to value, for every upper-case attribute
     """
+    known = _KNOWN_CONSTANTS.get(constant)
+    if known is not None:
+        return dict(known[0])
     return {name: getattr(constant, name) for name in dir(constant) if name.isupper()}
 
 
@@ -64,8 +67,22 @@ def valid_parameter(constant: type, value: Any) -> bool:
     :param value: the value to look for
     :return: ``True`` when a member equals ``value``
     """
+    known = _KNOWN_CONSTANTS.get(constant)
+    if known is not None:
+        return any(member == value for member in known[1])
     return any(getattr(constant, name) == value for name in dir(constant)
                if not name.startswith("__"))
+
+
+def _members(constant: type) -> Tuple[Dict[str, Any], Tuple[Any, ...]]:
+    return ({name: getattr(constant, name) for name in dir(constant) if name.isupper()},
+            tuple(getattr(constant, name) for name in dir(constant) if not name.startswith("__")))
+
+
+# The validation tables of the constants the requests check, read once (not at every call): the
+# upper-case members (constant_values) and every member valid_parameter compares with, in dir order.
+_KNOWN_CONSTANTS: Dict[type, Tuple[Dict[str, Any], Tuple[Any, ...]]] = {
+    constant: _members(constant) for constant in (TrustLevel, FileType)}
 
 
 def _describe_members(constant: type) -> str:
@@ -240,7 +257,7 @@ def hex_to_base64(hex_value: Union[str, bytes]) -> str:
     :raises binascii.Error: for an odd length or a non-hexadecimal digit
     :raises TypeError: for ``None``
     """
-    return base64.b64encode(binascii.unhexlify(hex_value)).decode("ascii")
+    return binascii.b2a_base64(binascii.unhexlify(hex_value), newline=False).decode("ascii")
 
 
 def base64_to_hex(base64_value: Union[str, bytes]) -> str:
@@ -251,7 +268,7 @@ def base64_to_hex(base64_value: Union[str, bytes]) -> str:
     :return: the hexadecimal string
     :raises binascii.Error: for invalid base64
     """
-    return binascii.hexlify(base64.b64decode(base64_value)).decode("ascii")
+    return binascii.a2b_base64(base64_value).hex()
 
 
 def encode_json(payload: Any) -> bytes:
@@ -304,7 +321,8 @@ def hashes_from_wire(hash_list: Iterable[Mapping[str, Any]]) -> Dict[str, str]:
     :raises KeyError: when an entry lacks ``type`` or ``value``
     :raises binascii.Error: when a value is not base64
     """
-    return {entry["type"]: base64_to_hex(entry["value"]) for entry in hash_list}
+    a2b = binascii.a2b_base64  # base64_to_hex inlined: this runs for every hash of every event
+    return {entry["type"]: a2b(entry["value"]).hex() for entry in hash_list}
 
 
 def reputations_from_wire(reputations: Iterable[JsonObject]) -> Dict[Any, JsonObject]:

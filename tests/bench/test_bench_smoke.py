@@ -29,6 +29,10 @@ FIGURES = [
     "aio.client_cpu_ms_per_1k.threaded_bulk", "aio.client_cpu_ms_per_1k.async_bulk",
     "aio.client_cpu_ms_per_1k.raw_async", "aio.client_cpu_ms_per_1k.async_gather",
     "aio.rps_ratio", "aio.cpu_ratio", "aio.gather_cpu_ratio",
+    "cache.hit_median_us", "cache.uncached_median_us", "cache.zipf_cached_lookups_per_s",
+    "cache.zipf_uncached_lookups_per_s", "cache.zipf_speedup", "cache.zipf_hit_ratio",
+    "cache.zipf_stale_answers", "cache.set_to_invalidation_median_us",
+    "cache.listener_cpu_us_per_event",
 ] + [name.format(d=delay) for delay in ("0", "10") for name in (
     "bulk_{d}ms.sequential_rps", "bulk_{d}ms.bulk_default_rps", "bulk_{d}ms.bulk_best_rps",
     "bulk_{d}ms.bulk_best_k", "bulk_{d}ms.ratio_best", "bulk_{d}ms.ratio_default",
