@@ -31,6 +31,63 @@ STALL_US = 20000.0
 BLOCK = 100
 
 
+def _timed_block(call: Callable[[int], None], start: int, count: int,
+                 sink: Optional[List[float]], cpu_sink: Optional[List[float]] = None) -> None:
+    """Makes calls ``start`` .. ``start + count - 1``, appending each one's time and CPU (us)."""
+    clock, cpu_clock = time.perf_counter_ns, time.thread_time_ns
+    for index in range(start, start + count):
+        begin, cpu_begin = clock(), cpu_clock()
+        call(index)
+        cpu_elapsed, elapsed = cpu_clock() - cpu_begin, clock() - begin
+        if sink is not None:
+            sink.append(elapsed / 1000.0)
+        if cpu_sink is not None:
+            cpu_sink.append(cpu_elapsed / 1000.0)
+
+
+def _difference(a: Optional[float], b: Optional[float]) -> Optional[float]:
+    return None if a is None or b is None else a - b
+
+
+def _record(report: Report, tie_us: List[float], raw_us: List[float], tie_cpu: List[float],
+            raw_cpu: List[float], note: str) -> Dict[str, Optional[float]]:
+    """Records the overhead figures in ``report``; returns the main ones by name."""
+    results = {
+        "tie_median": median(tie_us), "raw_median": median(raw_us),
+        "tie_mean": mean(tie_us), "raw_mean": mean(raw_us),
+    }
+    results["ratio_median"] = ratio(results["tie_median"], results["raw_median"])
+    results["ratio_mean"] = ratio(results["tie_mean"], results["raw_mean"])
+    report.add("overhead.tie_median_us", results["tie_median"], "us",
+               "TieClient.get_file_reputation; " + note)
+    report.add("overhead.raw_median_us", results["raw_median"], "us",
+               "DxlClient.sync_request, same payload bytes and topic")
+    report.add("overhead.tie_mean_us", results["tie_mean"], "us")
+    report.add("overhead.raw_mean_us", results["raw_mean"], "us")
+    delta = _difference(results["tie_median"], results["raw_median"])
+    report.add("overhead.added_median_us", delta, "us", "what the library adds per call")
+    report.add("overhead.ratio_median", results["ratio_median"], "x", "TieClient / raw",
+               at_most=TARGET_RATIO)
+    report.add("overhead.ratio_mean", results["ratio_mean"], "x", "TieClient / raw")
+    report.add("overhead.ratio_median_strict", results["ratio_median"], "x",
+               "the same ratio against issue #11's target", at_most=TARGET_RATIO_STRICT)
+    tie_cpu_median, raw_cpu_median = median(tie_cpu), median(raw_cpu)
+    report.add("overhead.tie_thread_cpu_us", tie_cpu_median, "us CPU",
+               "calling thread's CPU per TieClient call (median)")
+    report.add("overhead.raw_thread_cpu_us", raw_cpu_median, "us CPU",
+               "calling thread's CPU per raw call (median)")
+    report.add("overhead.added_cpu_us", _difference(tie_cpu_median, raw_cpu_median), "us CPU",
+               "library CPU per call: validate + encode + decode + transform",
+               at_most=TARGET_ADDED_CPU_US)
+    report.add("overhead.tie_p99_us", percentile(tie_us, 0.99), "us")
+    report.add("overhead.raw_p99_us", percentile(raw_us, 0.99), "us")
+    slow = sum(1 for value in tie_us + raw_us if value > STALL_US)
+    report.add("overhead.stalls", float(slow), "calls",
+               "calls over {:g} ms, both kinds (TCP delayed-ACK stalls are ~40 ms)".format(
+                   STALL_US / 1000))
+    return results
+
+
 def run(dxl_client: Any, report: Report, calls: int = FULL_CALLS, warmup: int = 200,
         request_timeout: float = 30.0) -> Dict[str, Optional[float]]:
     """
@@ -59,21 +116,9 @@ def run(dxl_client: Any, report: Report, calls: int = FULL_CALLS, warmup: int = 
         if response.message_type == Message.MESSAGE_TYPE_ERROR:
             errors["raw"] += 1
 
-    def timed_block(call: Callable[[int], None], start: int, count: int,
-                    sink: Optional[List[float]], cpu_sink: Optional[List[float]] = None) -> None:
-        clock, cpu_clock = time.perf_counter_ns, time.thread_time_ns
-        for index in range(start, start + count):
-            begin, cpu_begin = clock(), cpu_clock()
-            call(index)
-            cpu_elapsed, elapsed = cpu_clock() - cpu_begin, clock() - begin
-            if sink is not None:
-                sink.append(elapsed / 1000.0)
-            if cpu_sink is not None:
-                cpu_sink.append(cpu_elapsed / 1000.0)
-
     log("overhead: warm-up ({} calls of each)".format(warmup))
-    timed_block(tie_call, 0, warmup, None)
-    timed_block(raw_call, 0, warmup, None)
+    _timed_block(tie_call, 0, warmup, None)
+    _timed_block(raw_call, 0, warmup, None)
 
     tie_us: List[float] = []
     raw_us: List[float] = []
@@ -89,45 +134,11 @@ def run(dxl_client: Any, report: Report, calls: int = FULL_CALLS, warmup: int = 
         if number % 2:
             order.reverse()
         for call, sink, cpu_sink in order:
-            timed_block(call, number * block, count, sink, cpu_sink)
+            _timed_block(call, number * block, count, sink, cpu_sink)
 
-    results = {
-        "tie_median": median(tie_us), "raw_median": median(raw_us),
-        "tie_mean": mean(tie_us), "raw_mean": mean(raw_us),
-    }
-    results["ratio_median"] = ratio(results["tie_median"], results["raw_median"])
-    results["ratio_mean"] = ratio(results["tie_mean"], results["raw_mean"])
-    note = "{} calls each after {} warm-up, ABBA blocks of {}".format(len(tie_us), warmup, block)
-    report.add("overhead.tie_median_us", results["tie_median"], "us",
-               "TieClient.get_file_reputation; " + note)
-    report.add("overhead.raw_median_us", results["raw_median"], "us",
-               "DxlClient.sync_request, same payload bytes and topic")
-    report.add("overhead.tie_mean_us", results["tie_mean"], "us")
-    report.add("overhead.raw_mean_us", results["raw_mean"], "us")
-    delta = None if results["tie_median"] is None or results["raw_median"] is None \
-        else results["tie_median"] - results["raw_median"]
-    report.add("overhead.added_median_us", delta, "us", "what the library adds per call")
-    report.add("overhead.ratio_median", results["ratio_median"], "x", "TieClient / raw",
-               at_most=TARGET_RATIO)
-    report.add("overhead.ratio_mean", results["ratio_mean"], "x", "TieClient / raw")
-    report.add("overhead.ratio_median_strict", results["ratio_median"], "x",
-               "the same ratio against issue #11's target", at_most=TARGET_RATIO_STRICT)
-    tie_cpu_median, raw_cpu_median = median(tie_cpu), median(raw_cpu)
-    report.add("overhead.tie_thread_cpu_us", tie_cpu_median, "us CPU",
-               "calling thread's CPU per TieClient call (median)")
-    report.add("overhead.raw_thread_cpu_us", raw_cpu_median, "us CPU",
-               "calling thread's CPU per raw call (median)")
-    report.add("overhead.added_cpu_us",
-               None if tie_cpu_median is None or raw_cpu_median is None
-               else tie_cpu_median - raw_cpu_median, "us CPU",
-               "library CPU per call: validate + encode + decode + transform",
-               at_most=TARGET_ADDED_CPU_US)
-    report.add("overhead.tie_p99_us", percentile(tie_us, 0.99), "us")
-    report.add("overhead.raw_p99_us", percentile(raw_us, 0.99), "us")
-    slow = sum(1 for value in tie_us + raw_us if value > STALL_US)
-    report.add("overhead.stalls", float(slow), "calls",
-               "calls over {:g} ms, both kinds (TCP delayed-ACK stalls are ~40 ms)".format(
-                   STALL_US / 1000))
+    results = _record(report, tie_us, raw_us, tie_cpu, raw_cpu,
+                      "{} calls each after {} warm-up, ABBA blocks of {}".format(
+                          len(tie_us), warmup, block))
     if errors["raw"]:
         report.notes.append("overhead: {} raw requests got an error response".format(
             errors["raw"]))

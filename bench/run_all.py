@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 import traceback
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -103,80 +103,106 @@ def _print_profiles(config_file: str, count: int) -> None:
     print("\n".join(profile_client.run(config_file, count)), flush=True)
 
 
+class _Session:
+    """One benchmark run's sandbox and client; counts the benchmarks that failed."""
+
+    def __init__(self, sandbox: Any, report: Report) -> None:
+        self.sandbox = sandbox
+        self.report = report
+        self.failures = 0
+        self.client: Any = None
+        self.config_file = ""
+
+    def start(self) -> bool:
+        """Starts the sandbox and connects; False (reported) when the sandbox did not start."""
+        log("sandbox: starting in {}".format(self.sandbox.directory))
+        started = time.perf_counter()
+        try:
+            self.config_file = self.sandbox.up(delay_ms=0.0)
+            self.sandbox.start_watchdog()  # stops the sandbox if this run is killed early
+        except Exception as error:  # noqa: BLE001  (reported, exit 2)
+            log("sandbox: failed to start: {}: {}".format(type(error).__name__, error))
+            return False
+        log("sandbox: up on port {} in {:.1f} s".format(self.sandbox.port,
+                                                         time.perf_counter() - started))
+        self.client = connect(self.config_file)
+        return True
+
+    def attempt(self, name: str, work: Any, *args: Any, **kwargs: Any) -> None:
+        """Runs one benchmark; a failure is counted and noted, and the others still run."""
+        try:
+            work(*args, **kwargs)
+        except Exception as error:  # noqa: BLE001  (the others still run)
+            self.failures += 1
+            traceback.print_exc()
+            self.report.notes.append("{} FAILED: {}: {}".format(name, type(error).__name__,
+                                                                error))
+
+    def with_delay(self, delay_ms: float) -> None:
+        """Restarts the TIE emulator with another emulated delay (and reconnects) if needed."""
+        if float(self.sandbox.status(probe=False).get("delay_ms") or 0.0) == delay_ms:
+            return
+        log("sandbox: restarting the TIE emulator with a {:g} ms delay".format(delay_ms))
+        destroy_quietly(self.client)
+        self.client = None
+        self.config_file = self.sandbox.up(delay_ms=delay_ms)
+        self.client = connect(self.config_file)
+
+    def close(self) -> None:
+        """Disconnects and brings the sandbox down (a failure to stop it counts)."""
+        destroy_quietly(self.client)
+        log("sandbox: stopping")
+        try:
+            self.sandbox.down()
+        except Exception as error:  # noqa: BLE001  (reported, exit 1)
+            log("sandbox: stopping failed: {}: {}".format(type(error).__name__, error))
+            self.failures += 1
+
+
+def _run_selected(session: _Session, selected: List[str], sizes: Dict[str, int]) -> None:
+    client, report = session.client, session.report
+    if "overhead" in selected:
+        session.attempt("overhead", bench_overhead.run, client, report,
+                        calls=sizes["overhead_calls"], warmup=sizes["overhead_warmup"])
+    if "events" in selected:
+        # Only TIE may publish TIE's events on the sandbox: the publisher plays it with the
+        # sandbox's own (admin) identity.
+        session.attempt("events", bench_events.run, client, session.sandbox.admin_config_file,
+                        report, count=sizes["event_count"], rounds=sizes["event_rounds"])
+    if "aio" in selected:
+        session.attempt("aio", bench_aio.run, client, report, total=sizes["aio_total"],
+                        concurrent=sizes["aio_concurrent"], rounds=sizes["aio_rounds"])
+    if "cache" in selected:
+        session.attempt("cache", bench_cache.run, client, session.config_file, report,
+                        operations=sizes["cache_operations"], warmup=sizes["cache_warmup"],
+                        hit_calls=sizes["cache_hit_calls"])
+    if "bulk" in selected:
+        for delay in DELAYS_MS:
+            session.with_delay(delay)
+            pids = find_pids(session.sandbox.status())
+            sequential = sizes["bulk_sequential_10ms" if delay else "bulk_sequential_0ms"]
+            session.attempt("bulk {:g} ms".format(delay), bench_bulk.run, session.client,
+                            report, delay, pids, total=sizes["bulk_total"],
+                            sequential_count=sequential)
+
+
 def _run(args: argparse.Namespace, directory: str, report: Report) -> int:
     from dxltieclient.sandbox import Sandbox  # the sandbox is optional for the library itself
 
     sizes = SIZES["quick" if args.quick else "full"]
-    selected = args.only or list(BENCHMARKS)
-    failures = 0
-    sandbox = Sandbox(directory)
-    client = None
+    session = _Session(Sandbox(directory), report)
     try:
-        log("sandbox: starting in {}".format(directory))
-        started = time.perf_counter()
-        try:
-            config_file = sandbox.up(delay_ms=0.0)
-            sandbox.start_watchdog()  # stops the sandbox if this run is killed before its finally
-        except Exception as error:  # noqa: BLE001  (reported, exit 2)
-            log("sandbox: failed to start: {}: {}".format(type(error).__name__, error))
+        if not session.start():
             return 2
-        log("sandbox: up on port {} in {:.1f} s".format(sandbox.port,
-                                                         time.perf_counter() - started))
-        client = connect(config_file)
-
-        def attempt(name: str, work: Any, *args: Any, **kwargs: Any) -> None:
-            nonlocal failures
-            try:
-                work(*args, **kwargs)
-            except Exception as error:  # noqa: BLE001  (the others still run)
-                failures += 1
-                traceback.print_exc()
-                report.notes.append("{} FAILED: {}: {}".format(name, type(error).__name__,
-                                                               error))
-
-        if "overhead" in selected:
-            attempt("overhead", bench_overhead.run, client, report,
-                    calls=sizes["overhead_calls"], warmup=sizes["overhead_warmup"])
-        if "events" in selected:
-            # Only TIE may publish TIE's events on the sandbox: the publisher plays it with
-            # the sandbox's own (admin) identity.
-            attempt("events", bench_events.run, client, sandbox.admin_config_file, report,
-                    count=sizes["event_count"], rounds=sizes["event_rounds"])
-        if "aio" in selected:
-            attempt("aio", bench_aio.run, client, report, total=sizes["aio_total"],
-                    concurrent=sizes["aio_concurrent"], rounds=sizes["aio_rounds"])
-        if "cache" in selected:
-            attempt("cache", bench_cache.run, client, config_file, report,
-                    operations=sizes["cache_operations"], warmup=sizes["cache_warmup"],
-                    hit_calls=sizes["cache_hit_calls"])
-        if "bulk" in selected:
-            for delay in DELAYS_MS:
-                if delay:
-                    log("sandbox: restarting the TIE emulator with a {:g} ms delay".format(delay))
-                    destroy_quietly(client)
-                    client = None
-                    config_file = sandbox.up(delay_ms=delay)
-                    client = connect(config_file)
-                pids = find_pids(sandbox.status())
-                sequential = sizes["bulk_sequential_10ms" if delay else "bulk_sequential_0ms"]
-                attempt("bulk {:g} ms".format(delay), bench_bulk.run, client, report, delay,
-                        pids, total=sizes["bulk_total"], sequential_count=sequential)
+        _run_selected(session, args.only or list(BENCHMARKS), sizes)
         if args.profile:
-            if float(sandbox.status().get("delay_ms") or 0.0):
-                destroy_quietly(client)
-                client = None
-                config_file = sandbox.up(delay_ms=0.0)
-            sandbox.start_watchdog()  # stops the sandbox if this run is killed before its finally
-            attempt("profile", _print_profiles, config_file, sizes["profile_count"])
+            session.with_delay(0.0)
+            session.sandbox.start_watchdog()  # stops the sandbox if this run is killed early
+            session.attempt("profile", _print_profiles, session.config_file,
+                            sizes["profile_count"])
     finally:
-        destroy_quietly(client)
-        log("sandbox: stopping")
-        try:
-            sandbox.down()
-        except Exception as error:  # noqa: BLE001
-            log("sandbox: stopping failed: {}: {}".format(type(error).__name__, error))
-            failures += 1
-    return 1 if failures else 0
+        session.close()
+    return 1 if session.failures else 0
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -19,7 +19,7 @@ import math
 import numbers
 import string
 import threading
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple, Union, cast
 
 from ._errors import InvalidHashError, TieInputError, TieInputTypeError, quote
 from .constants import CertProvider, FileProvider, FileType, HashType, TrustLevel
@@ -110,7 +110,7 @@ def check_trust_level(trust_level: Any) -> int:
         raise TieInputError(
             "Unknown trust level {}: use one of the TrustLevel values: {}".format(
                 quote(trust_level), _describe_members(TrustLevel)))
-    return trust_level
+    return cast(int, trust_level)
 
 
 def check_query_limit(query_limit: Any) -> int:
@@ -125,7 +125,7 @@ def check_query_limit(query_limit: Any) -> int:
         raise TieInputError(
             "query_limit must be a positive int (TIE accepts 1 to 5000), got {}".format(
                 quote(query_limit)))
-    return query_limit
+    return cast(int, query_limit)
 
 
 def check_timeout(value: Any, name: str, allow_infinite: bool) -> None:
@@ -502,7 +502,7 @@ def agents_from_response(response: Any) -> List[JsonObject]:
     :return: the ``agents`` list as received, or ``[]`` when the response has none
     """
     if "agents" in response:
-        return response["agents"]
+        return cast(List[JsonObject], response["agents"])
     return []
 
 
@@ -548,7 +548,7 @@ def transform_reputation_change_event(event: Any) -> JsonObject:
             certificate[_PUBLIC_KEY_SHA1] = base64_to_hex(certificate[_PUBLIC_KEY_SHA1])
     if _PUBLIC_KEY_SHA1 in event:
         event[_PUBLIC_KEY_SHA1] = base64_to_hex(event[_PUBLIC_KEY_SHA1])
-    return event
+    return cast(JsonObject, event)
 
 
 def transform_hashes_event(event: Any) -> JsonObject:
@@ -563,7 +563,7 @@ def transform_hashes_event(event: Any) -> JsonObject:
     """
     _require_object(event)
     _transform_hashes_in(event)
-    return event
+    return cast(JsonObject, event)
 
 
 
@@ -576,7 +576,7 @@ MAX_UPDATES_QUERY_LIMIT = 5000
 #: The ``queryLimit`` a reputation-updates request carries by default (TIE's own default).
 DEFAULT_UPDATES_QUERY_LIMIT = 100
 #: The hash types a reputation-updates request may ask for, per subject (``targetTypes``).
-UPDATES_TARGET_HASH_TYPES: Dict[str, tuple] = {
+UPDATES_TARGET_HASH_TYPES: Dict[str, Tuple[str, ...]] = {
     "file": (HashType.SHA1, HashType.MD5, HashType.SHA256),
     "cert": (HashType.SHA1,),
 }

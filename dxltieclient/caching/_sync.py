@@ -178,7 +178,7 @@ class Synchroniser:
                     self._catch_up()
                 elif pending:
                     wait = retry  # reconnected, subscriptions being renewed: look again soon
-            except Exception:  # noqa: BLE001  (the worker must survive; the cache stays bypassed)
+            except Exception:
                 _logger.exception("TIE cache: synchronisation check failed")
 
     def _connected(self) -> bool:
@@ -252,7 +252,7 @@ class _Chained:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
             self.handler()
-        except Exception:  # noqa: BLE001  (never break the MQTT thread)
+        except Exception:
             _logger.exception("TIE cache: connection hook failed")
         if self.original is not None:
             return self.original(*args, **kwargs)

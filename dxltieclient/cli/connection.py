@@ -12,7 +12,7 @@ import os
 import socket
 import ssl
 import threading
-from typing import Any, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Iterator, List, Mapping, Optional, Tuple
 
 from ..client import TieClient
 from .args import CONFIG_ENV
@@ -152,11 +152,12 @@ def tls_context(config: Any) -> ssl.SSLContext:
     context.check_hostname = False
     context.verify_mode = ssl.CERT_REQUIRED
     context.maximum_version = ssl.TLSVersion.TLSv1_2
-    steps = (("BrokerCertChain", config.broker_ca_bundle,
-              lambda: context.load_verify_locations(config.broker_ca_bundle)),
-             ("CertFile/PrivateKey", "{} / {}".format(config.cert_file, config.private_key),
-              lambda: context.load_cert_chain(config.cert_file, config.private_key)),
-             ("cipher", TLS_CIPHERS, lambda: context.set_ciphers(TLS_CIPHERS)))
+    steps: Tuple[Tuple[str, str, Callable[[], None]], ...] = (
+        ("BrokerCertChain", config.broker_ca_bundle,
+         lambda: context.load_verify_locations(config.broker_ca_bundle)),
+        ("CertFile/PrivateKey", "{} / {}".format(config.cert_file, config.private_key),
+         lambda: context.load_cert_chain(config.cert_file, config.private_key)),
+        ("cipher", TLS_CIPHERS, lambda: context.set_ciphers(TLS_CIPHERS)))
     for setting, files, step in steps:
         try:
             step()
@@ -255,7 +256,7 @@ def connect(config: Any, timeout: float) -> Any:
     config.reconnect_delay = 1
     config.reconnect_delay_max = 2
     client = DxlClient(config)
-    failure: list = []
+    failure: List[BaseException] = []
 
     def run() -> None:
         try:

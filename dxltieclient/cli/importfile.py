@@ -17,7 +17,7 @@ import io
 import json
 import os
 import tempfile
-from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 from .._errors import InvalidHashError, quote
 from .._wire import check_hash
@@ -269,7 +269,7 @@ def default_failed_path(path: str, file_format: str) -> str:
     return "{}.failed{}".format(stem, extension)
 
 
-def _csv_failed_rows(import_file: ImportFile, failures: Sequence[tuple]
+def _csv_failed_rows(import_file: ImportFile, failures: Sequence[Tuple[Any, ...]]
                      ) -> Iterator[List[str]]:
     """The failed file's CSV rows: the header and each row's cells, with the error."""
     fieldnames = list(import_file.fieldnames)
@@ -291,7 +291,7 @@ def _csv_failed_rows(import_file: ImportFile, failures: Sequence[tuple]
 
 
 def write_failed(path: str, import_file: ImportFile,
-                 failures: Sequence[tuple]) -> None:
+                 failures: Sequence[Tuple[Any, ...]]) -> None:
     """
     Writes failed rows, in the import file's format, so that the file can be fixed and imported
     again: CSV rows keep every cell as read (extra ones included) and get an ``error`` column

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from .._wire import constant_values
 from ..constants import (
@@ -156,7 +156,7 @@ def attribute_name(provider_id: Any, attribute_id: str, kind: str = "file") -> s
     return ""
 
 
-def _details(parts: Iterable[tuple], attributes: Mapping[str, Any]) -> List[str]:
+def _details(parts: Iterable[Tuple[Any, ...]], attributes: Mapping[str, Any]) -> List[str]:
     """Formats ``(label, attribute id, formatter)`` triples for the attributes present."""
     shown = []
     for label, attribute_id, formatter in parts:
@@ -186,7 +186,7 @@ def key_attributes(provider_id: Any, reputation: Mapping[str, Any], kind: str = 
         provider = int(provider_id)
     except (TypeError, ValueError):
         provider = -1
-    parts: List[tuple] = []
+    parts: List[Tuple[Any, ...]] = []
     if kind == "file" and provider == FileProvider.ENTERPRISE:
         parts = [("prevalence", FileEnterpriseAttrib.PREVALENCE, _text),
                  ("enterprise size", FileEnterpriseAttrib.ENTERPRISE_SIZE, _text),
