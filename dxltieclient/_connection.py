@@ -189,3 +189,51 @@ class DisconnectionWatch:
         if self._watcher is not None:
             with _WATCHERS_LOCK:
                 self._watcher.subscribers.remove(self._on_disconnection)
+
+
+class ConnectAttempt:
+    """
+    The outcome of :func:`connect_within`.
+
+    :param connected: whether the client is connected
+    :param error: what ``connect()`` raised, if it did
+    :param pending: whether ``connect()`` was still running when the wait ended (the client
+        must then not be destroyed from this thread until it returns)
+    """
+
+    def __init__(self, connected: bool, error: Optional[BaseException], pending: bool) -> None:
+        self.connected = connected
+        self.error = error
+        self.pending = pending
+
+    def reason(self, timeout: float) -> str:
+        """:return: why the client is not connected, for a message"""
+        if self.error is not None:
+            return str(self.error)
+        return "no connection within {:g} s".format(timeout)
+
+
+def connect_within(dxl_client: Any, timeout: float,
+                   name: str = "dxltie-connect") -> ConnectAttempt:
+    """
+    Calls the DXL client's blocking ``connect()`` on a thread of its own and waits for it at
+    most ``timeout`` seconds (dxlclient's own wait is long and not always bounded).
+
+    :param dxl_client: a :class:`dxlclient.client.DxlClient` not yet connected
+    :param timeout: the most seconds to wait
+    :param name: the connecting thread's name
+    :return: the outcome
+    """
+    failure: List[BaseException] = []
+
+    def run() -> None:
+        try:
+            dxl_client.connect()
+        except Exception as error:  # noqa: BLE001  (handed to the caller in the outcome)
+            failure.append(error)
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return ConnectAttempt(is_connected(dxl_client) and not failure,
+                          failure[0] if failure else None, thread.is_alive())

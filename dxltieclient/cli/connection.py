@@ -11,9 +11,9 @@ import logging
 import os
 import socket
 import ssl
-import threading
 from typing import Any, Callable, Iterator, List, Mapping, Optional, Tuple
 
+from .._connection import connect_within
 from ..client import TieClient
 from .args import CONFIG_ENV
 from .errors import EXIT_BROKER, EXIT_CONFIG, CliError
@@ -256,21 +256,11 @@ def connect(config: Any, timeout: float) -> Any:
     config.reconnect_delay = 1
     config.reconnect_delay_max = 2
     client = DxlClient(config)
-    failure: List[BaseException] = []
-
-    def run() -> None:
-        try:
-            client.connect()
-        except Exception as error:  # noqa: BLE001  (reported below)
-            failure.append(error)
-
-    thread = threading.Thread(target=run, name="dxltie-connect", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if client.connected:
+    attempt = connect_within(client, timeout)
+    if attempt.connected:
         return client
-    reason = failure[0] if failure else "no connection within {:g} s".format(timeout)
-    if not thread.is_alive():
+    reason = attempt.reason(timeout)
+    if not attempt.pending:
         with contextlib.suppress(Exception):
             client.destroy()
     raise CliError("cannot connect to the DXL broker ({}): {}. The broker completed the TLS "

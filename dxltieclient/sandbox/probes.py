@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, Optional
 
+from .._connection import connect_within
 from ._constants import QUERY_TOPIC, SERVICE_NOT_FOUND_CODE
 
 _logger = logging.getLogger(__name__)
@@ -58,21 +59,10 @@ class Probe:
             from .connect import new_client
 
             client = new_client(self._config_file)
-            outcome: List[BaseException] = []
-
-            def connect() -> None:
-                try:
-                    client.connect()
-                except Exception as error:  # noqa: BLE001  (reported below)
-                    outcome.append(error)
-
-            thread = threading.Thread(target=connect, name="sandbox-probe-connect", daemon=True)
-            thread.start()
-            thread.join(timeout)
-            if thread.is_alive() or outcome or not client.connected:
+            attempt = connect_within(client, timeout, "sandbox-probe-connect")
+            if attempt.pending or not attempt.connected:
                 _logger.info("The sandbox's probe client could not connect: %s",
-                             outcome[0] if outcome else "no answer within {:.0f} s".format(
-                                 timeout))
+                             attempt.reason(timeout))
                 self._failed = True
                 self._close(client)
                 return None
