@@ -211,10 +211,14 @@ class CachingTieClient(TieClient):
             cached = self._cache.get(keys)
             if cached is not None:
                 return cached
-        pending = self._cache.begin(keys)
+        return self._ask_and_store(TIE_GET_FILE_REPUTATION_TOPIC,
+                                   _wire.file_reputation_request(hashes), self._cache.begin(keys))
+
+    def _ask_and_store(self, topic: str, payload: Dict[str, Any],
+                       pending: Optional[Pending]) -> _Reputations:
+        """Asks TIE for reputations and hands the answer to the cache's pending lookup."""
         try:
-            response = self._tie_request(TIE_GET_FILE_REPUTATION_TOPIC,
-                                         _wire.file_reputation_request(hashes))
+            response = self._tie_request(topic, payload)
             parsed = _wire.decode_json(response.payload)
             server_time = _server_time(parsed)
             reputations = _wire.reputations_from_response(parsed)
@@ -236,17 +240,8 @@ class CachingTieClient(TieClient):
         cached = self._cache.get(keys, variant)
         if cached is not None:
             return cached
-        pending = self._cache.begin(keys, variant)
-        try:
-            response = self._tie_request(TIE_GET_CERT_REPUTATION_TOPIC, payload)
-            parsed = _wire.decode_json(response.payload)
-            server_time = _server_time(parsed)
-            reputations = _wire.reputations_from_response(parsed)
-        except BaseException:
-            self._cache.finish(pending)
-            raise
-        self._cache.finish(pending, reputations, True, server_time)
-        return reputations
+        return self._ask_and_store(TIE_GET_CERT_REPUTATION_TOPIC, payload,
+                                   self._cache.begin(keys, variant))
 
     def get_file_reputations(
             self, hashes_list: Iterable[_Hashes],
