@@ -90,21 +90,28 @@ class StopFlag:
 
 
 class _RowProgress:
-    """The bulk call's ``progress(done, total)``, moving the bar by the rows done."""
+    """
+    The bulk call's ``progress(done, total)``, moving the bar by the rows done. Once ``stop`` is
+    set the bar stands still: the bulk call then fails the rows not sent at once, and they are
+    not done; :meth:`settle` shows the true count when the call returns.
+    """
 
-    def __init__(self, bar: Any) -> None:
+    def __init__(self, bar: Any, stop: threading.Event) -> None:
         self._bar = bar
+        self._stop = stop
+        self._start = bar.n  # the rows done before the call (invalid rows)
         self._shown = 0
 
     def __call__(self, done: int, _total: int) -> None:
-        if done > self._shown:
+        if done > self._shown and not self._stop.is_set():
             self._bar.update(done - self._shown)
             self._shown = done
 
-    def rewind(self, rows: int) -> None:
-        """Takes ``rows`` rows off the bar's count (rows reported done but not sent)."""
-        self._bar.n = max(0, self._bar.n - rows)
-        self._bar.refresh()
+    def settle(self, done: int) -> None:
+        """Sets the bar to the rows done before the call plus ``done``."""
+        if self._start + done != self._bar.n:
+            self._bar.n = self._start + done
+            self._bar.refresh()
 
 
 def send_rows(tie_client: Any, rows: Sequence[ImportRow], args: argparse.Namespace,
@@ -122,7 +129,7 @@ def send_rows(tie_client: Any, rows: Sequence[ImportRow], args: argparse.Namespa
     :param stop: set to stop sending
     :return: ``(row, error or None)`` for each row sent, in order, and the rows not sent
     """
-    progress = _RowProgress(bar)
+    progress = _RowProgress(bar, stop)
     items = [row.item for row in rows]
     if args.external:
         results = tie_client.set_external_file_reputations(items, progress=progress, stop=stop)
@@ -137,8 +144,7 @@ def send_rows(tie_client: Any, rows: Sequence[ImportRow], args: argparse.Namespa
             unsent.append(row)
         else:
             outcomes.append((row, result.error))
-    if unsent:  # the bar counted the rows not sent as done (they failed at once): undo that
-        progress.rewind(len(unsent))
+    progress.settle(len(outcomes))
     return outcomes, unsent
 
 
