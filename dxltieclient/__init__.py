@@ -16,6 +16,7 @@ from .callbacks import *  # noqa: F403  (the original exposes every callbacks na
 from ._bulk import BulkResult
 from ._errors import (
     InvalidHashError,
+    TieBulkStoppedError,
     TieError,
     TieInputError,
     TieNotConnectedError,
@@ -47,5 +48,5 @@ __all__ = [
     "ReputationChangeCallback", "ReputationProp", "TieClient", "TrustLevel", "absolute_import",
     "base64", "callbacks", "client", "constants", "get_version", "struct", "sys", "time",
     "BulkResult", "InvalidHashError", "TieError", "TieInputError", "TieNotConnectedError",
-    "TieServiceError", "TieServiceNotFoundError", "TieTimeoutError",
+    "TieServiceError", "TieServiceNotFoundError", "TieTimeoutError", "TieBulkStoppedError",
 ]

@@ -97,13 +97,14 @@ _CONNECTION_CHECK_SECONDS = 0.25
 
 
 def check_bulk_options(max_in_flight: Any, timeout: Any,
-                       progress: Optional[Any] = None) -> None:
+                       progress: Optional[Any] = None, stop: Optional[Any] = None) -> None:
     """
     Checks the options shared by the bulk calls.
 
     :raises TieInputError: for a ``max_in_flight`` that is not a positive int, a ``timeout``
-        that is not a positive number (``inf`` is accepted: wait as long as it takes), or a
-        ``progress`` that is neither ``None`` nor callable
+        that is not a positive number (``inf`` is accepted: wait as long as it takes), a
+        ``progress`` that is neither ``None`` nor callable, or a ``stop`` that is neither
+        ``None`` nor a :class:`threading.Event`
     """
     if not isinstance(max_in_flight, int) or isinstance(max_in_flight, bool) or max_in_flight < 1:
         raise _errors.TieInputError(
@@ -111,6 +112,20 @@ def check_bulk_options(max_in_flight: Any, timeout: Any,
     if timeout is not None:
         _wire.check_timeout(timeout, "timeout", allow_infinite=True)
     check_progress(progress)
+    check_stop(stop)
+
+
+def check_stop(stop: Any) -> None:
+    """
+    Checks a bulk call's ``stop`` option.
+
+    :raises TieInputTypeError: (a :class:`TieInputError` and a :class:`TypeError`) when it is
+        neither ``None`` nor a :class:`threading.Event`
+    """
+    if stop is not None and not isinstance(stop, threading.Event):
+        raise _errors.TieInputTypeError(
+            "stop must be None or a threading.Event (set it to stop sending), got {} {}".format(
+                type(stop).__name__, _errors.quote(stop)))
 
 
 def check_progress(progress: Any) -> None:
@@ -170,9 +185,14 @@ def prepare(items: Sequence[ItemT],
 def run_requests(dxl_client: Any, topic: str, results: List[BulkResult[Any]],
                  to_send: List[Tuple[int, bytes]], parse: Optional[Callable[[Any], Any]],
                  max_in_flight: int, timeout: float,
-                 progress: Optional[ProgressCallback]) -> None:
+                 progress: Optional[ProgressCallback],
+                 stop: Optional[threading.Event] = None) -> None:
     """
     Sends the encoded requests with at most ``max_in_flight`` outstanding and fills ``results``.
+
+    Once ``stop`` is set, no request is sent any more: the outstanding ones are waited for (each
+    bounded by ``timeout``, as always) and every item not sent yet fails with
+    :class:`~dxltieclient.TieBulkStoppedError`.
 
     A client that is not connected fails every item at once with
     :class:`~dxltieclient.TieNotConnectedError` (after waiting, while dxlclient is
@@ -189,13 +209,17 @@ def run_requests(dxl_client: Any, topic: str, results: List[BulkResult[Any]],
     :param timeout: seconds to wait for each response, from its sending
     :param progress: called with ``(done, total)`` after each item completes; an exception it
         raises aborts the call (the outstanding requests are abandoned) and propagates
-    :raises TieInputError: for a ``progress`` that is neither ``None`` nor callable (before
-        anything is sent)
+    :param stop: set (from any thread, e.g. a signal handler) to stop sending; ``None``: send
+        every item
+    :raises TieInputError: for a ``progress`` that is neither ``None`` nor callable, or a
+        ``stop`` that is neither ``None`` nor a :class:`threading.Event` (before anything is
+        sent)
     """
     check_progress(progress)
+    check_stop(stop)
     _check_not_on_dxl_thread(dxl_client)
     _BulkRun(dxl_client, topic, results, to_send, parse, max_in_flight, timeout,
-             progress).run()
+             progress, stop).run()
 
 
 class _Pending(NamedTuple):
@@ -210,7 +234,8 @@ class _BulkRun:
     def __init__(self, dxl_client: Any, topic: str, results: List[BulkResult[Any]],
                  to_send: List[Tuple[int, bytes]], parse: Optional[Callable[[Any], Any]],
                  max_in_flight: int, timeout: float,
-                 progress: Optional[ProgressCallback]) -> None:
+                 progress: Optional[ProgressCallback],
+                 stop: Optional[threading.Event] = None) -> None:
         self.dxl_client = dxl_client
         self.topic = topic
         self.results = results
@@ -224,6 +249,7 @@ class _BulkRun:
             seconds = math.inf
         self.seconds = seconds  # the timeout as a float, for the deadlines
         self.progress = progress
+        self.stop = stop  # once set, nothing more is sent
         self.done_count = len(results) - len(to_send)
         self.condition = threading.Condition()  # guards ``completed``, filled on dxlclient's thread
         self.completed: Deque[Tuple[str, Any]] = collections.deque()
@@ -281,17 +307,15 @@ class _BulkRun:
             # were to come back on is gone, even if a new one was made since).
             self._collect(wait=False)
             self._fail_lost(lost)
-        if connected or self.next_item >= len(self.to_send):
-            return
+        if connected or self.next_item >= len(self.to_send) or self._stop_requested():
+            return  # (stopped: the items not sent fail in _send_more, without waiting)
         started = time.monotonic()
         connected = _connection.wait_until_connected(self.dxl_client, self.reconnect_budget,
                                                      dropped=self.seen_connected
                                                      or disconnections > 0)
         self.reconnect_budget = max(0.0, self.reconnect_budget - (time.monotonic() - started))
         if not connected:
-            unsent, self.next_item = self.to_send[self.next_item:], len(self.to_send)
-            for index, _payload in unsent:
-                self.finish(index, error=_errors.not_connected_error(self.topic, sent=False))
+            self._fail_unsent(lambda: _errors.not_connected_error(self.topic, sent=False))
 
     def _fail_lost(self, message_ids: List[str]) -> None:
         entries = [self.pending.pop(message_id, None) for message_id in message_ids]
@@ -302,8 +326,22 @@ class _BulkRun:
                 self.finish(entry.item,
                             error=_errors.not_connected_error(self.topic, sent=True))
 
+    def _stop_requested(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
+
+    def _fail_unsent(self, error: Callable[[], BaseException]) -> None:
+        """Fails every item not sent yet with ``error()``; nothing more is sent afterwards."""
+        unsent, self.next_item = self.to_send[self.next_item:], len(self.to_send)
+        for index, _payload in unsent:
+            self.finish(index, error=error())
+
     def _send_more(self) -> None:
-        while self.next_item < len(self.to_send) and len(self.pending) < self.max_in_flight:
+        while self.next_item < len(self.to_send):
+            if self._stop_requested():
+                self._fail_unsent(lambda: _errors.stopped_error(self.topic))
+                return
+            if len(self.pending) >= self.max_in_flight:
+                return
             index, payload = self.to_send[self.next_item]
             self.next_item += 1
             request = Request(self.topic)

@@ -5,6 +5,8 @@ The whole tree::
 
     Exception
      └─ TieError                        any error raised by this library
+         ├─ TieBulkStoppedError          a bulk call was stopped (its ``stop`` event set) before
+         │                               this item was sent: it was not applied
          ├─ TieInputError (ValueError)   an argument was refused before anything was sent
          │   ├─ InvalidHashError (binascii.Error)
          │   │                           a hash has an unknown type, non-hex digits or a bad length
@@ -198,6 +200,38 @@ class TieNotConnectedError(TieError, WaitTimeoutException):
 
     def __reduce__(self) -> "tuple[type, tuple[str, str | None, bool]]":
         return (type(self), (str(self), self.topic, self.sent))
+
+
+class TieBulkStoppedError(TieError):
+    """
+    The item of a bulk call was not sent because the call was stopped: its ``stop`` event was set
+    before the item's turn came. The request was not sent, so it was not applied; send the item
+    again to apply it.
+
+    :param message: the text
+    :param topic: the topic of the request
+    """
+
+    def __init__(self, message: str, topic: str | None = None) -> None:
+        super().__init__(message)
+        #: The topic of the request (``None`` when unknown).
+        self.topic = topic
+
+    def __reduce__(self) -> "tuple[type, tuple[str, str | None]]":
+        return (type(self), (str(self), self.topic))
+
+
+def stopped_error(topic: str) -> TieBulkStoppedError:
+    """
+    Builds the exception for a bulk item not sent because the call's ``stop`` event was set.
+
+    :param topic: the topic of the request
+    :return: the exception
+    """
+    return TieBulkStoppedError(
+        "Not sent: the bulk call was stopped (its stop event was set) before this item's request "
+        "on topic {} was sent, so it was not applied. Send the item again to apply it.".format(
+            topic), topic)
 
 
 def not_connected_error(topic: str, sent: bool = False) -> TieNotConnectedError:

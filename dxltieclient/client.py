@@ -11,6 +11,7 @@ import collections.abc as _abc
 import json  # noqa: F401  (part of the module's historical namespace)
 import logging as _logging
 import numbers as _numbers
+import threading as _threading
 import typing as _t
 
 from dxlbootstrap.client import Client
@@ -387,7 +388,8 @@ class TieClient(Client):
     def get_file_reputations(
             self, hashes_list: _t.Iterable[_Hashes],
             max_in_flight: int = _bulk.DEFAULT_MAX_IN_FLIGHT, timeout: _t.Optional[float] = None,
-            progress: _t.Optional[_bulk.ProgressCallback] = None,
+            progress: _t.Optional[_bulk.ProgressCallback] = None, *,
+            stop: _t.Optional[_threading.Event] = None,
     ) -> _t.List["_bulk.BulkResult[_Hashes]"]:
         """
         Looks up the reputations of many files, with up to ``max_in_flight`` requests
@@ -411,23 +413,30 @@ class TieClient(Client):
         :param timeout: seconds to wait for each response (default: :attr:`response_timeout`)
         :param progress: called on the calling thread as ``progress(done, total)`` after each
             item completes; an exception it raises aborts the call and propagates
+        :param stop: a :class:`threading.Event`; once it is set (from any thread, e.g. a signal
+            handler), no request is sent any more, the outstanding ones are waited for (each at
+            most ``timeout``) and every item not sent fails with
+            :class:`~dxltieclient.TieBulkStoppedError` (it was not applied)
         :return: one :class:`~dxltieclient.BulkResult` per item, in input order; ``value`` is
             the reputations dict :meth:`get_file_reputation` would return; ``error`` the
             exception it would raise (input errors, :class:`~dxltieclient.TieServiceError`,
-            :class:`~dxltieclient.TieTimeoutError`)
-        :raises TieInputError: for a bad ``max_in_flight``, ``timeout`` or ``progress``, or an
+            :class:`~dxltieclient.TieTimeoutError`, :class:`~dxltieclient.TieBulkStoppedError`)
+        :raises TieInputError: for a bad ``max_in_flight``, ``timeout``, ``progress`` or
+            ``stop``, or an
             input that is not an iterable of items (also a :class:`TypeError` then), before
             anything is sent
         """
         return self._bulk_requests(TIE_GET_FILE_REPUTATION_TOPIC, hashes_list,
                                    _wire.file_reputation_request,
                                    _wire.reputations_from_response,
-                                   max_in_flight, timeout, progress, items_name="hashes_list")
+                                   max_in_flight, timeout, progress, stop,
+                                   items_name="hashes_list")
 
     def set_file_reputations(
             self, reputations: _t.Iterable[_t.Mapping[str, _t.Any]],
             max_in_flight: int = _bulk.DEFAULT_MAX_IN_FLIGHT, timeout: _t.Optional[float] = None,
-            progress: _t.Optional[_bulk.ProgressCallback] = None,
+            progress: _t.Optional[_bulk.ProgressCallback] = None, *,
+            stop: _t.Optional[_threading.Event] = None,
     ) -> _t.List["_bulk.BulkResult[_t.Mapping[str, _t.Any]]"]:
         """
         Sets the enterprise reputations of many files, with up to ``max_in_flight`` requests
@@ -452,12 +461,18 @@ class TieClient(Client):
         :param timeout: seconds to wait for each response (default: :attr:`response_timeout`)
         :param progress: called on the calling thread as ``progress(done, total)``; an
             exception it raises aborts the call and propagates
+        :param stop: a :class:`threading.Event`; once it is set (from any thread, e.g. a signal
+            handler), no request is sent any more, the outstanding ones are waited for (each at
+            most ``timeout``) and every item not sent fails with
+            :class:`~dxltieclient.TieBulkStoppedError` (it was not applied)
         :return: one :class:`~dxltieclient.BulkResult` per item, in input order (``value`` is
             ``None``; ``error`` is set for a failed item). An item that failed with
             :class:`~dxltieclient.TieTimeoutError` (or a
             :class:`~dxltieclient.TieNotConnectedError` whose ``sent`` is true) may still have
-            been applied: re-read it, or send it again
-        :raises TieInputError: for a bad ``max_in_flight``, ``timeout`` or ``progress``, or an
+            been applied: re-read it, or send it again; one that failed with
+            :class:`~dxltieclient.TieBulkStoppedError` was not sent
+        :raises TieInputError: for a bad ``max_in_flight``, ``timeout``, ``progress`` or
+            ``stop``, or an
             input that is not an iterable of items (also a :class:`TypeError` then), before
             anything is sent
         """
@@ -465,11 +480,12 @@ class TieClient(Client):
             TIE_SET_FILE_REPUTATION_TOPIC, reputations,
             _kwargs_builder(_wire.set_file_reputation_request,
                             ("trust_level", "hashes"), ("filename", "comment")),
-            None, max_in_flight, timeout, progress, items_name="reputations")
+            None, max_in_flight, timeout, progress, stop, items_name="reputations")
 
     def set_external_file_reputations(
             self, reputations: _t.Iterable[_t.Mapping[str, _t.Any]],
-            progress: _t.Optional[_bulk.ProgressCallback] = None,
+            progress: _t.Optional[_bulk.ProgressCallback] = None, *,
+            stop: _t.Optional[_threading.Event] = None,
     ) -> _t.List["_bulk.BulkResult[_t.Mapping[str, _t.Any]]"]:
         """
         Reports external reputations for many files (one event each, as
@@ -482,13 +498,17 @@ class TieClient(Client):
 
         :param reputations: one dict of arguments per file
         :param progress: called as ``progress(done, total)`` after each item
+        :param stop: a :class:`threading.Event`; once it is set (from any thread, e.g. a signal
+            handler), no event is sent any more and every item not sent fails with
+            :class:`~dxltieclient.TieBulkStoppedError`
         :return: one :class:`~dxltieclient.BulkResult` per item, in input order (an item not
             sent because the client is not connected fails with
             :class:`~dxltieclient.TieNotConnectedError`)
-        :raises TieInputError: for a bad ``progress``, or an input that is not an iterable of
-            items (also a :class:`TypeError` then), before anything is sent
+        :raises TieInputError: for a bad ``progress`` or ``stop``, or an input that is not an
+            iterable of items (also a :class:`TypeError` then), before anything is sent
         """
         _bulk.check_progress(progress)
+        _bulk.check_stop(stop)
         items = _bulk.item_list(reputations, "reputations")
         results, to_send = _bulk.prepare(
             items, _kwargs_builder(_wire.external_file_report_event, ("trust_level", "hashes"),
@@ -503,6 +523,8 @@ class TieClient(Client):
             event = Event(TIE_EVENT_EXTERNAL_FILE_REPORT_TOPIC)
             event.payload = payload
             try:
+                if stop is not None and stop.is_set():
+                    raise _errors.stopped_error(TIE_EVENT_EXTERNAL_FILE_REPORT_TOPIC)
                 if not _connection.is_connected(self._dxl_client):
                     raise _errors.not_connected_error(TIE_EVENT_EXTERNAL_FILE_REPORT_TOPIC)
                 self._dxl_client.send_event(event)
@@ -518,13 +540,14 @@ class TieClient(Client):
                        parse: _t.Optional[_t.Callable[[_t.Any], _t.Any]], max_in_flight: int,
                        timeout: _t.Optional[float],
                        progress: _t.Optional[_bulk.ProgressCallback],
+                       stop: _t.Optional[_threading.Event] = None,
                        items_name: str = "items") -> _t.List[_t.Any]:
         if timeout is None:
             timeout = self._response_timeout
-        _bulk.check_bulk_options(max_in_flight, timeout, progress)
+        _bulk.check_bulk_options(max_in_flight, timeout, progress, stop)
         results, to_send = _bulk.prepare(_bulk.item_list(items, items_name), build)
         _bulk.run_requests(self._dxl_client, topic, results, to_send, parse, max_in_flight,
-                           timeout, progress)
+                           timeout, progress, stop)
         return results
 
     # -- transport ------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """
-``dxltie import``: validates the file, sends its valid rows in batches through the bulk calls with
-a progress bar, stops cleanly on SIGINT/SIGTERM, and writes the rows that were not applied
-(failed, invalid, or not sent) to a file that can be imported again.
+``dxltie import``: validates the file, sends its valid rows through one bulk call with a progress
+bar, stops cleanly on SIGINT/SIGTERM (the bulk call's ``stop`` event), and writes the rows that
+were not applied (failed, invalid, or not sent) to a file that can be imported again.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import sys
 import threading
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
+from .._errors import TieBulkStoppedError
 from . import importfile
 from .connection import tie_session
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError
@@ -54,8 +55,9 @@ def progress_bar(total: int, initial: int, enabled: bool) -> Any:
 
 class StopFlag:
     """
-    Set by the first SIGINT or SIGTERM while installed: sending stops after the batch in flight.
-    A second signal interrupts at once (``KeyboardInterrupt``).
+    Set by the first SIGINT or SIGTERM while installed: the bulk call given :attr:`event` as its
+    ``stop`` sends nothing more and waits for the requests in flight. A second signal interrupts
+    at once (``KeyboardInterrupt``).
 
     :param what: says, on stderr, what the first signal does
     """
@@ -87,55 +89,63 @@ class StopFlag:
                 signal.signal(signum, handler)
 
 
-def _batches(rows: Sequence[ImportRow], size: int) -> Iterator[Sequence[ImportRow]]:
-    for start in range(0, len(rows), size):
-        yield rows[start:start + size]
+class _RowProgress:
+    """
+    The bulk call's ``progress(done, total)``, moving the bar by the rows done. Once ``stop`` is
+    set the bar stands still: the bulk call then fails the rows not sent at once, and they are
+    not done; :meth:`settle` shows the true count when the call returns.
+    """
 
-
-class _BatchProgress:
-    """The bulk calls' ``progress(done, total)`` for one batch, moving the bar by the rows done."""
-
-    def __init__(self, bar: Any) -> None:
+    def __init__(self, bar: Any, stop: threading.Event) -> None:
         self._bar = bar
+        self._stop = stop
+        self._start = bar.n  # the rows done before the call (invalid rows)
         self._shown = 0
 
     def __call__(self, done: int, _total: int) -> None:
-        if done > self._shown:
+        if done > self._shown and not self._stop.is_set():
             self._bar.update(done - self._shown)
             self._shown = done
+
+    def settle(self, done: int) -> None:
+        """Sets the bar to the rows done before the call plus ``done``."""
+        if self._start + done != self._bar.n:
+            self._bar.n = self._start + done
+            self._bar.refresh()
 
 
 def send_rows(tie_client: Any, rows: Sequence[ImportRow], args: argparse.Namespace,
               bar: Any, stop: threading.Event
-              ) -> List[Tuple[ImportRow, Optional[BaseException]]]:
+              ) -> Tuple[List[Tuple[ImportRow, Optional[BaseException]]], List[ImportRow]]:
     """
-    Sends the valid rows in batches of ``--max-in-flight`` (the requests of one batch are
-    outstanding together); checks ``stop`` before each batch, so that an interruption waits for
-    one batch at most (each response bounded by ``--timeout``).
+    Sends the valid rows through one bulk call (at most ``--max-in-flight`` requests
+    outstanding) with ``stop`` as its stop event: once it is set, nothing more is sent and the
+    requests in flight are waited for (each bounded by ``--timeout``).
 
     :param tie_client: the TIE client
     :param rows: the valid rows
     :param args: the parsed arguments
     :param bar: the progress bar
     :param stop: set to stop sending
-    :return: ``(row, error or None)`` for each row sent, in order
+    :return: ``(row, error or None)`` for each row sent, in order, and the rows not sent
     """
+    progress = _RowProgress(bar, stop)
+    items = [row.item for row in rows]
+    if args.external:
+        results = tie_client.set_external_file_reputations(items, progress=progress, stop=stop)
+    else:
+        results = tie_client.set_file_reputations(
+            items, max_in_flight=args.max_in_flight, timeout=args.timeout, progress=progress,
+            stop=stop)
     outcomes: List[Tuple[ImportRow, Optional[BaseException]]] = []
-    for batch in _batches(rows, args.max_in_flight):
-        if stop.is_set():
-            break
-        progress = _BatchProgress(bar)
-        items = [row.item for row in batch]
-        if args.external:
-            results = tie_client.set_external_file_reputations(items, progress=progress)
+    unsent: List[ImportRow] = []
+    for row, result in zip(rows, results):
+        if isinstance(result.error, TieBulkStoppedError):
+            unsent.append(row)
         else:
-            results = tie_client.set_file_reputations(
-                items, max_in_flight=args.max_in_flight, timeout=args.timeout,
-                progress=progress)
-        progress(len(batch), len(batch))
-        for row, result in zip(batch, results):
             outcomes.append((row, result.error))
-    return outcomes
+    progress.settle(len(outcomes))
+    return outcomes, unsent
 
 
 def _report_failures(failures: Sequence[Tuple[ImportRow, str]], failed_path: str) -> None:
@@ -206,15 +216,15 @@ def run_import(args: argparse.Namespace) -> int:
     valid = [row for row in parsed.rows if row.item is not None]
     failures = [(row, row.error or "invalid row") for row in parsed.rows if row.item is None]
     outcomes: List[Tuple[ImportRow, Optional[BaseException]]] = []
+    unsent: List[ImportRow] = []
     stop = StopFlag("stopping: waiting for the requests in flight (at most {:g} s); press "
                     "Ctrl+C again to quit at once".format(args.timeout))
     if valid:
         show = not args.no_progress and (args.progress or sys.stderr.isatty())
         with stop.installed(), progress_bar(len(parsed.rows), len(failures), show) as bar:
             with tie_session(args.config, args.timeout, args.connect_timeout) as tie_client:
-                outcomes = send_rows(tie_client, valid, args, bar, stop.event)
+                outcomes, unsent = send_rows(tie_client, valid, args, bar, stop.event)
     failures.extend((row, str(error)) for row, error in outcomes if error is not None)
-    unsent = valid[len(outcomes):]
     failures.extend((row, NOT_SENT) for row in unsent)
     failures.sort(key=lambda failure: failure[0].line)
     failed_path, written = _write_or_clean(args, parsed, failures)

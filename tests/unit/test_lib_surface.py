@@ -38,7 +38,7 @@ SPEC_PACKAGE_NAMES = {
 # Our only allowed additions: the exception tree and the result type of the bulk calls.
 EXCEPTION_NAMES = {
     "TieError", "TieInputError", "InvalidHashError", "TieServiceError",
-    "TieServiceNotFoundError", "TieTimeoutError", "TieNotConnectedError",
+    "TieServiceNotFoundError", "TieTimeoutError", "TieNotConnectedError", "TieBulkStoppedError",
 }
 ADDED_NAMES = EXCEPTION_NAMES | {"BulkResult", "FilePrevalenceCallback"}
 
