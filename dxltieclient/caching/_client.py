@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from .. import _bulk, _errors, _wire
@@ -246,17 +247,19 @@ class CachingTieClient(TieClient):
     def get_file_reputations(
             self, hashes_list: Iterable[_Hashes],
             max_in_flight: int = _bulk.DEFAULT_MAX_IN_FLIGHT, timeout: Optional[float] = None,
-            progress: Optional[_bulk.ProgressCallback] = None,
+            progress: Optional[_bulk.ProgressCallback] = None, *,
+            stop: Optional[threading.Event] = None,
     ) -> List["_bulk.BulkResult[_Hashes]"]:
         """
         Looks up the reputations of many files: the cached ones are answered at once, the others
         are asked of TIE as :meth:`dxltieclient.client.TieClient.get_file_reputations` does (same
-        arguments, results and errors; cached items count as completed from the start).
+        arguments, results and errors, ``stop`` included; cached items count as completed from
+        the start).
         """
         if timeout is None:
             timeout = self._response_timeout
-        _bulk.check_bulk_options(max_in_flight, timeout)
-        items = list(hashes_list)
+        _bulk.check_bulk_options(max_in_flight, timeout, progress, stop)
+        items = _bulk.item_list(hashes_list, "hashes_list")
         results, to_send = _bulk.prepare(items, _wire.file_reputation_request)
         misses: List[Tuple[int, bytes]] = []
         pending: Dict[int, Optional[Pending]] = {}
@@ -278,7 +281,7 @@ class CachingTieClient(TieClient):
 
         try:
             _bulk.run_requests(self._dxl_client, TIE_GET_FILE_REPUTATION_TOPIC, results, misses,
-                               parse, max_in_flight, timeout, progress)
+                               parse, max_in_flight, timeout, progress, stop)
         finally:
             latest = max(times) if times else None
             for index, record in pending.items():

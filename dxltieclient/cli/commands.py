@@ -26,6 +26,7 @@ from .errors import (
     CliError,
 )
 from .hashing import Target, resolve_target
+from .output import say, warn
 
 
 def error_exit_code(error: BaseException) -> int:
@@ -57,16 +58,6 @@ def items_exit_code(errors: Sequence[Optional[BaseException]]) -> int:
     if len(failed) == len(errors) and len(codes) == 1:
         return codes.pop()
     return EXIT_FAILED
-
-
-def _say(text: str) -> None:
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
-
-
-def _warn(text: str) -> None:
-    sys.stderr.write("dxltie: " + text + "\n")
-    sys.stderr.flush()
 
 
 def _session(args: argparse.Namespace) -> Any:
@@ -134,15 +125,15 @@ class ResultWriter:
             record["result"] = value
         else:
             record["error"] = str(error)
-            _warn("error: {}: {}".format(lookup.label, error))
+            warn("error: {}: {}".format(lookup.label, error))
         if self._jsonl:
-            _say(json.dumps(record, default=str))
+            say(json.dumps(record, default=str))
         elif self._json:
             self._records.append(record)
         else:
             block = (self._text_block(lookup, value) if error is None
                      else "{}\n  error: {}".format(lookup.title, error))
-            _say(("\n" if self._blocks else "") + block)
+            say(("\n" if self._blocks else "") + block)
             self._blocks += 1
 
     def finish(self) -> int:
@@ -152,7 +143,7 @@ class ResultWriter:
         :return: the exit code (:func:`items_exit_code`)
         """
         if self._json:
-            _say(output.to_json(self._records))
+            say(output.to_json(self._records))
         return items_exit_code(self.errors)
 
 
@@ -313,9 +304,9 @@ def _describe_hashes(hashes: Dict[str, str]) -> str:
 
 def _summary(args: argparse.Namespace, summary: Dict[str, Any], text: str) -> None:
     if args.json or args.jsonl:
-        _say(json.dumps(summary, default=str, indent=None if args.jsonl else 2))
+        say(json.dumps(summary, default=str, indent=None if args.jsonl else 2))
     else:
-        _say(text)
+        say(text)
 
 
 @contextlib.contextmanager
@@ -328,7 +319,7 @@ def _json_failure(args: argparse.Namespace, summary: Dict[str, Any]) -> Iterator
     except TieError as error:
         if args.json or args.jsonl:
             failed = dict(summary, ok=False, confirmed=False, error=str(error))
-            _say(json.dumps(failed, default=str, indent=None if args.jsonl else 2))
+            say(json.dumps(failed, default=str, indent=None if args.jsonl else 2))
         raise
 
 
@@ -429,11 +420,11 @@ def cmd_listen(args: argparse.Namespace) -> int:
     printer = listen.EventPrinter(sys.stdout, args.count)
     with dxl_session(args.config, args.timeout, args.connect_timeout) as (dxl_client,
                                                                           tie_client):
-        watch = listen.ConnectionWatch(lambda: bool(dxl_client.connected), _warn)
+        watch = listen.ConnectionWatch(lambda: bool(dxl_client.connected), warn)
         listen.listen(tie_client, kinds, printer,
-                      ready=lambda: _warn("listening for {} events (Ctrl+C to stop)".format(
+                      ready=lambda: warn("listening for {} events (Ctrl+C to stop)".format(
                           ", ".join(kinds))), watch=watch)
-    _warn("stopped after {} event(s)".format(printer.count))
+    warn("stopped after {} event(s)".format(printer.count))
     return EXIT_OK
 
 

@@ -20,21 +20,12 @@ from . import importfile
 from .connection import tie_session
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError
 from .importfile import ImportFile, ImportRow
+from .output import say, warn
 
 #: The error written for rows not sent because the import was interrupted.
 NOT_SENT = "not sent: the import was interrupted"
 #: How many failed rows are listed on stderr.
 SHOWN_FAILURES = 10
-
-
-def _say(text: str) -> None:
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
-
-
-def _warn(text: str) -> None:
-    sys.stderr.write("dxltie: " + text + "\n")
-    sys.stderr.flush()
 
 
 def progress_bar(total: int, initial: int, enabled: bool) -> Any:
@@ -73,7 +64,7 @@ class StopFlag:
             raise KeyboardInterrupt
         self.signal = int(signum)
         self.event.set()
-        _warn(self._what)
+        warn(self._what)
 
     @contextlib.contextmanager
     def installed(self) -> Iterator["StopFlag"]:
@@ -150,9 +141,9 @@ def send_rows(tie_client: Any, rows: Sequence[ImportRow], args: argparse.Namespa
 
 def _report_failures(failures: Sequence[Tuple[ImportRow, str]], failed_path: str) -> None:
     for row, error_text in failures[:SHOWN_FAILURES]:
-        _warn("line {}: {}".format(row.line, error_text))
+        warn("line {}: {}".format(row.line, error_text))
     if len(failures) > SHOWN_FAILURES:
-        _warn("... and {} more in {}".format(len(failures) - SHOWN_FAILURES, failed_path))
+        warn("... and {} more in {}".format(len(failures) - SHOWN_FAILURES, failed_path))
 
 
 def _write_or_clean(args: argparse.Namespace, parsed: ImportFile,
@@ -171,9 +162,9 @@ def _write_or_clean(args: argparse.Namespace, parsed: ImportFile,
         # is left to apply, and its existence would say otherwise.
         try:
             os.unlink(failed_path)
-            _warn("removed {}: its rows are applied now".format(failed_path))
+            warn("removed {}: its rows are applied now".format(failed_path))
         except OSError as error:
-            _warn("warning: cannot remove {}: {}".format(
+            warn("warning: cannot remove {}: {}".format(
                 failed_path, error.strerror or error))
     return failed_path, False
 
@@ -191,9 +182,9 @@ def dry_run(args: argparse.Namespace, parsed: ImportFile) -> int:
                "valid": len(parsed.rows) - len(invalid), "invalid": len(invalid),
                "errors": [{"line": row.line, "error": error} for row, error in invalid]}
     if args.json or args.jsonl:
-        _say(json.dumps(summary, indent=None if args.jsonl else 2))
+        say(json.dumps(summary, indent=None if args.jsonl else 2))
     else:
-        _say("dry run: {} rows, {} valid, {} invalid (nothing sent)".format(
+        say("dry run: {} rows, {} valid, {} invalid (nothing sent)".format(
             summary["rows"], summary["valid"], summary["invalid"]))
     _report_failures(invalid, args.file)
     return EXIT_FAILED if invalid else EXIT_OK
@@ -210,7 +201,7 @@ def run_import(args: argparse.Namespace) -> int:
     parsed = importfile.read_import_file(args.file, args.format, args.external)
     ignored = importfile.unknown_columns(parsed)
     if ignored:
-        _warn("warning: {}: ignoring the column(s) {}".format(args.file, ", ".join(ignored)))
+        warn("warning: {}: ignoring the column(s) {}".format(args.file, ", ".join(ignored)))
     if args.dry_run:
         return dry_run(args, parsed)
     valid = [row for row in parsed.rows if row.item is not None]
@@ -242,14 +233,14 @@ def run_import(args: argparse.Namespace) -> int:
 def _print_summary(args: argparse.Namespace, parsed: ImportFile, succeeded: int, failed: int,
                    unsent: int, failed_path: Optional[str]) -> None:
     if args.json or args.jsonl:
-        _say(json.dumps({"file": args.file, "rows": len(parsed.rows), "succeeded": succeeded,
+        say(json.dumps({"file": args.file, "rows": len(parsed.rows), "succeeded": succeeded,
                          "failed": failed, "notSent": unsent, "interrupted": unsent > 0,
                          "failedFile": failed_path}, indent=None if args.jsonl else 2))
         return
-    _say("imported: {} succeeded, {} failed{}".format(
+    say("imported: {} succeeded, {} failed{}".format(
         succeeded, failed, ", {} not sent (interrupted)".format(unsent) if unsent else ""))
     if failed_path:
-        _say("rows not applied written to {} (fix them and import that file again)".format(
+        say("rows not applied written to {} (fix them and import that file again)".format(
             failed_path))
 
 

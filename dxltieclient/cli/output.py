@@ -10,6 +10,7 @@ keys, hence strings (``"1"``, ``"3"``).
 from __future__ import annotations
 
 import json
+import sys
 import time
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
@@ -47,6 +48,26 @@ _ATTRIBUTE_CLASSES: Dict[Any, type] = {
     CertEnterpriseAttrib}
 
 _TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def say(text: str) -> None:
+    """
+    Prints a line of the command's output on stdout, at once.
+
+    :param text: the line
+    """
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def warn(text: str) -> None:
+    """
+    Prints a message for the user on stderr, at once, prefixed with ``dxltie:``.
+
+    :param text: the message
+    """
+    sys.stderr.write("dxltie: " + text + "\n")
+    sys.stderr.flush()
 
 
 def to_json(data: Any) -> str:

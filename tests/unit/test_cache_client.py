@@ -322,6 +322,30 @@ def test_bulk_lookups_use_and_fill_the_cache(cache: CachingTieClient, client: Fa
     assert lookups(client) == before
 
 
+def test_bulk_options_and_input_are_checked_before_anything_is_sent(
+        cache: CachingTieClient, client: FabricClient) -> None:
+    items = [file_hashes(40), file_hashes(41)]
+    for options in ({"progress": 5}, {"stop": "now"}, {"max_in_flight": 0}):
+        with pytest.raises(TieInputError):
+            cache.get_file_reputations(items, **options)
+    with pytest.raises(TypeError):
+        cache.get_file_reputations(5)  # type: ignore[arg-type]
+    assert lookups(client) == 0
+
+
+def test_a_bulk_call_stopped_before_it_starts_sends_nothing_and_stores_nothing(
+        cache: CachingTieClient, client: FabricClient) -> None:
+    from dxltieclient import TieBulkStoppedError
+
+    stop = threading.Event()
+    stop.set()
+    results = cache.get_file_reputations([file_hashes(42)], stop=stop)
+    assert isinstance(results[0].error, TieBulkStoppedError)
+    assert lookups(client) == 0
+    cache.get_file_reputation(file_hashes(42))
+    assert lookups(client) == 1 and cache.stats.hits == 0
+
+
 def test_options_are_checked(client: FabricClient) -> None:
     for options in ({"max_entries": 0}, {"max_age": -1}, {"check_interval": 0},
                     {"catch_up_limit": True}, {"max_age": float("nan")}):
