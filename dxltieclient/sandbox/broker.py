@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Mapping, Optional
 from . import _process, authz
 from .dxlconfig import BROKER_HOST
 from .errors import BrokerError, MosquittoNotFoundError, PortInUseError
-from .pki import write_public_file
+from .pki import write_public_file, write_public_text_if_changed
 
 __all__ = [
     "MOSQUITTO_FALLBACK_PATHS", "BROKER_CIPHERS", "MosquittoNotFoundError", "BrokerError",
@@ -175,15 +175,7 @@ def write_acl(acl_file: str, clients: Mapping[str, Mapping[str, Any]],
     :param open_acl: see :func:`acl_text`
     :return: whether the file changed (a running broker must then reload it)
     """
-    text = acl_text(clients, open_acl)
-    try:
-        with open(acl_file, encoding="utf-8") as existing:
-            if existing.read() == text:
-                return False
-    except OSError:
-        pass
-    write_public_file(acl_file, text.encode("utf-8"))
-    return True
+    return write_public_text_if_changed(acl_file, acl_text(clients, open_acl))
 
 
 def run_as_user() -> Optional[str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-from .pki import write_public_file
+from .pki import write_public_text_if_changed
 
 #: The broker's address: the sandbox listens on the loopback interface only.
 BROKER_HOST = "127.0.0.1"
@@ -65,12 +65,5 @@ def write_config(
     :return: the absolute path of the file
     """
     path = os.path.abspath(path)
-    text = config_text(ca_file, cert_file, key_file, broker_id, port)
-    try:
-        with open(path, encoding="utf-8") as existing:
-            if existing.read() == text:
-                return path
-    except OSError:
-        pass
-    write_public_file(path, text.encode("utf-8"))
+    write_public_text_if_changed(path, config_text(ca_file, cert_file, key_file, broker_id, port))
     return path

@@ -110,6 +110,25 @@ def write_public_file(path: str, data: bytes) -> None:
     os.replace(tmp_path, path)
 
 
+def write_public_text_if_changed(path: str, text: str) -> bool:
+    """
+    Writes a non-secret text file (see :func:`write_public_file`) unless it already holds
+    exactly ``text``.
+
+    :param path: the file
+    :param text: its content
+    :return: whether the file was written
+    """
+    try:
+        with open(path, encoding="utf-8") as existing:
+            if existing.read() == text:
+                return False
+    except OSError:
+        pass
+    write_public_file(path, text.encode("utf-8"))
+    return True
+
+
 def _new_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=_KEY_SIZE)
 
