@@ -95,18 +95,6 @@ BAD_CALLS: List[Tuple[str, tuple]] = [
 ]
 
 
-@pytest.fixture
-async def afake():
-    fake = AsyncFakeDxlClient()
-    yield fake
-    fake.close()
-
-
-@pytest.fixture
-def atie(afake: AsyncFakeDxlClient) -> AsyncTieClient:
-    return AsyncTieClient(afake)
-
-
 @pytest.mark.parametrize("method, args, kwargs, reply", CALLS)
 async def test_same_bytes_values_and_timeout_as_the_sync_client(afake, atie, method, args,
                                                                 kwargs, reply):

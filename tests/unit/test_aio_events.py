@@ -65,18 +65,6 @@ class _Recorder(ReputationChangeCallback, DetectionCallback, FirstInstanceCallba
         self.dicts.append(prevalence_dict)
 
 
-@pytest.fixture
-async def afake():
-    fake = AsyncFakeDxlClient()
-    yield fake
-    fake.close()
-
-
-@pytest.fixture
-def atie(afake: AsyncFakeDxlClient) -> AsyncTieClient:
-    return AsyncTieClient(afake)
-
-
 async def _until(predicate: Any, timeout: float = 5.0) -> None:
     async def poll() -> None:
         while not predicate():
