@@ -12,10 +12,27 @@ from dxlclient.callbacks import EventCallback, RequestCallback
 from dxlclient.message import Request, Response
 from dxlclient.service import ServiceRegistrationInfo
 
-from dxltieclient.sandbox import connected_client
+from dxltieclient.sandbox import Sandbox, connected_client
 
 #: A DxlClient connected with a config file, destroyed on exit.
 connected = connected_client
+
+
+def own_sandbox(tmp_path_factory, name, up=True, **up_options):
+    """
+    A sandbox of a test module's own (for tests that restart, kill or flood it), in a new
+    temporary folder; brought down at the end, whatever happens. Use with ``yield from``.
+
+    :param name: the temporary folder's name
+    :param up: start it (with ``up_options``) before yielding it
+    """
+    sandbox = Sandbox(str(tmp_path_factory.mktemp(name)))
+    try:
+        if up:
+            sandbox.up(**up_options)
+        yield sandbox
+    finally:
+        sandbox.down()
 
 
 class RecordingService(RequestCallback):

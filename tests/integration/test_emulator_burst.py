@@ -11,7 +11,7 @@ import threading
 import time
 
 import pytest
-from fabric_helpers import connected
+from fabric_helpers import connected, own_sandbox
 
 from dxltieclient import FileProvider, HashType, TieClient, TrustLevel
 from dxltieclient.sandbox import Sandbox
@@ -24,12 +24,7 @@ TIME_LIMIT = 90.0
 
 @pytest.fixture(scope="module")
 def burst_sandbox(tmp_path_factory):
-    sandbox = Sandbox(str(tmp_path_factory.mktemp("burst-sandbox")))
-    try:
-        sandbox.up()
-        yield sandbox
-    finally:
-        sandbox.down()
+    yield from own_sandbox(tmp_path_factory, "burst-sandbox")
 
 
 def hashes_of(label):

@@ -12,7 +12,6 @@ import pytest
 from fabric_helpers import connected, registry, wait_for
 
 from dxltieclient import TieClient, TieServiceNotFoundError
-from dxltieclient.sandbox import Sandbox
 from dxltieclient.sandbox.tie.seed import EICAR_HASHES
 
 #: How soon after kill -9 a request must fail with TieServiceNotFoundError (seconds).
@@ -21,12 +20,7 @@ UNREGISTERED_WITHIN = 5.0
 
 @pytest.fixture(scope="module")
 def own_sandbox(tmp_path_factory):
-    sandbox = Sandbox(str(tmp_path_factory.mktemp("liveness-sandbox")))
-    try:
-        sandbox.up()
-        yield sandbox
-    finally:
-        sandbox.down()
+    yield from own_sandbox(tmp_path_factory, "liveness-sandbox")
 
 
 def test_a_killed_emulator_is_unregistered_within_seconds(own_sandbox):

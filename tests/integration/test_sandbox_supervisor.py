@@ -15,6 +15,7 @@ import sys
 from typing import Any, Dict, Iterator
 
 import pytest
+from fabric_helpers import own_sandbox
 
 from dxltieclient import FileProvider, TieClient, TrustLevel
 from dxltieclient.sandbox import PortInUseError, Sandbox, _process, connected_client
@@ -40,12 +41,7 @@ def lookup_works(sandbox: Sandbox) -> None:
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    own = Sandbox(str(tmp_path_factory.mktemp("supervised")))
-    try:
-        own.up()
-        yield own
-    finally:
-        own.down()
+    yield from own_sandbox(tmp_path_factory, "supervised")
 
 
 def kill9(pid: int) -> None:

@@ -10,10 +10,9 @@ import subprocess
 import sys
 
 import pytest
-from fabric_helpers import connected, registry, wait_for
+from fabric_helpers import connected, own_sandbox, registry, wait_for
 
 from dxltieclient import FileProvider, ReputationProp, TieClient, TieServiceNotFoundError
-from dxltieclient.sandbox import Sandbox
 from dxltieclient.sandbox.tie.seed import NOTEPAD_HASHES
 
 TIE_SERVICE = "/mcafee/service/tie"
@@ -21,12 +20,7 @@ TIE_SERVICE = "/mcafee/service/tie"
 
 @pytest.fixture(scope="module")
 def other_fabric(tmp_path_factory):
-    fabric = Sandbox(str(tmp_path_factory.mktemp("other-fabric")))
-    try:
-        fabric.up(fabric_only=True)
-        yield fabric
-    finally:
-        fabric.down()
+    yield from own_sandbox(tmp_path_factory, "other-fabric", fabric_only=True)
 
 
 def test_serve_runs_the_emulator_on_an_existing_fabric(other_fabric, tmp_path):
