@@ -18,7 +18,7 @@ from dxltieclient.sandbox import Sandbox, connected_client
 connected = connected_client
 
 
-def own_sandbox(tmp_path_factory, name, up=True, **up_options):
+def private_sandbox(tmp_path_factory, name, up=True, **up_options):
     """
     A sandbox of a test module's own (for tests that restart, kill or flood it), in a new
     temporary folder; brought down at the end, whatever happens. Use with ``yield from``.

@@ -11,7 +11,7 @@ import threading
 import time
 
 import pytest
-from fabric_helpers import connected, own_sandbox
+from fabric_helpers import connected, private_sandbox
 
 from dxltieclient import FileProvider, HashType, TieClient, TrustLevel
 from dxltieclient.sandbox import Sandbox
@@ -24,7 +24,7 @@ TIME_LIMIT = 90.0
 
 @pytest.fixture(scope="module")
 def burst_sandbox(tmp_path_factory):
-    yield from own_sandbox(tmp_path_factory, "burst-sandbox")
+    yield from private_sandbox(tmp_path_factory, "burst-sandbox")
 
 
 def hashes_of(label):

@@ -9,7 +9,7 @@ import signal
 import time
 
 import pytest
-from fabric_helpers import connected, registry, wait_for
+from fabric_helpers import connected, private_sandbox, registry, wait_for
 
 from dxltieclient import TieClient, TieServiceNotFoundError
 from dxltieclient.sandbox.tie.seed import EICAR_HASHES
@@ -20,7 +20,7 @@ UNREGISTERED_WITHIN = 5.0
 
 @pytest.fixture(scope="module")
 def own_sandbox(tmp_path_factory):
-    yield from own_sandbox(tmp_path_factory, "liveness-sandbox")
+    yield from private_sandbox(tmp_path_factory, "liveness-sandbox")
 
 
 def test_a_killed_emulator_is_unregistered_within_seconds(own_sandbox):

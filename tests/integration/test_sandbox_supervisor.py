@@ -15,7 +15,7 @@ import sys
 from typing import Any, Dict, Iterator
 
 import pytest
-from fabric_helpers import own_sandbox
+from fabric_helpers import private_sandbox
 
 from dxltieclient import FileProvider, TieClient, TrustLevel
 from dxltieclient.sandbox import PortInUseError, Sandbox, _process, connected_client
@@ -41,7 +41,7 @@ def lookup_works(sandbox: Sandbox) -> None:
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    yield from own_sandbox(tmp_path_factory, "supervised")
+    yield from private_sandbox(tmp_path_factory, "supervised")
 
 
 def kill9(pid: int) -> None:

@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from fabric_helpers import connected, own_sandbox, registry, wait_for
+from fabric_helpers import connected, private_sandbox, registry, wait_for
 
 from dxltieclient import FileProvider, ReputationProp, TieClient, TieServiceNotFoundError
 from dxltieclient.sandbox.tie.seed import NOTEPAD_HASHES
@@ -20,7 +20,7 @@ TIE_SERVICE = "/mcafee/service/tie"
 
 @pytest.fixture(scope="module")
 def other_fabric(tmp_path_factory):
-    yield from own_sandbox(tmp_path_factory, "other-fabric", fabric_only=True)
+    yield from private_sandbox(tmp_path_factory, "other-fabric", fabric_only=True)
 
 
 def test_serve_runs_the_emulator_on_an_existing_fabric(other_fabric, tmp_path):

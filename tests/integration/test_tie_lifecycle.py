@@ -18,7 +18,7 @@ from typing import Any, Dict, Iterator, List
 import pytest
 from dxlclient.callbacks import ResponseCallback
 from dxlclient.message import Message, Request
-from fabric_helpers import own_sandbox
+from fabric_helpers import private_sandbox
 
 from dxltieclient import FileProvider, TieClient, TrustLevel, _wire
 from dxltieclient.client import TIE_GET_FILE_REPUTATION_TOPIC
@@ -48,7 +48,7 @@ def lookup_request(hashes: Dict[str, str]) -> Request:
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    yield from own_sandbox(tmp_path_factory, "tie-lifecycle", up=False)
+    yield from private_sandbox(tmp_path_factory, "tie-lifecycle", up=False)
 
 
 def test_serve_in_process_on_a_fabric_only_sandbox(sandbox: Sandbox, tmp_path: Any) -> None:
