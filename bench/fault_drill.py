@@ -12,10 +12,11 @@ On a throwaway sandbox in a temporary directory (brought down at the end, whatev
    ``set_file_reputations`` of new files (``max_in_flight`` 64, 5 s timeout) in a thread; once a
    third of the items completed, ``kill -9`` of that process; once the bulk call returned,
    ``Sandbox.up()`` (time to recover: from the kill until ``up()`` returned and a lookup on a new
-   connection succeeded); then every item is read back and classified: acknowledged and stored,
-   failed but stored ("written although reported failed"), failed and not stored, and
-   **acknowledged but not stored** ("acknowledged writes lost", must be 0). Stored means the
-   enterprise reputation's trust level is the level set.
+   connection succeeded; ``up s`` is the part after the bulk call returned); then every item is
+   read back and classified: acknowledged and stored, failed but stored ("written although
+   reported failed"), failed and not stored, and **acknowledged but not stored** ("acknowledged
+   writes lost", must be 0). Stored means the enterprise reputation's trust level is the level
+   set.
 
 Progress goes to stderr, the tables to stdout. The exit status is 0 when the drill ran and no
 acknowledged write was lost, 1 when one was lost or a step failed, 2 when the sandbox could not
@@ -87,6 +88,7 @@ class FaultResult:
     done_at_kill: int = 0
     bulk_seconds: float = 0.0
     recover_seconds: Optional[float] = None
+    up_seconds: Optional[float] = None
     failed: Dict[str, int] = field(default_factory=dict)
     acked_stored: int = 0
     failed_stored: int = 0
@@ -267,8 +269,10 @@ def run_fault(sandbox: Any, process: str, count: int) -> FaultResult:
             raise RuntimeError("the bulk set did not return: {!r}".format(bulk.crash))
         result.bulk_seconds = bulk.seconds
         log("{}: bulk set returned after {:.1f} s; sandbox up".format(process, bulk.seconds))
+        returned_at = time.perf_counter()
         sandbox.up()
         wait_for_lookup(sandbox.config_file, time.perf_counter() + LOOKUP_WAIT)
+        result.up_seconds = time.perf_counter() - returned_at
         result.recover_seconds = time.perf_counter() - killed_at
     finally:
         destroy_quietly(client)
@@ -301,14 +305,14 @@ def format_faults(faults: Sequence[FaultResult]) -> str:
     """The faults' table, then each fault's errors by class."""
     rows = [["kill -9", "items", "done at kill", "failed", "written though failed",
              "failed, not written", "acked + stored", "acked writes lost", "unreadable",
-             "bulk s", "recover s"]]
+             "bulk s", "recover s", "up s"]]
     for fault in faults:
-        recover = "n/a" if fault.recover_seconds is None else "{:.1f}".format(
-            fault.recover_seconds)
+        times = ["n/a" if seconds is None else "{:.1f}".format(seconds)
+                 for seconds in (fault.recover_seconds, fault.up_seconds)]
         rows.append([fault.process] + ["{:,}".format(value) for value in (
             fault.items, fault.done_at_kill, fault.failed_total, fault.failed_stored,
             fault.failed_not_stored, fault.acked_stored, fault.acked_lost, fault.unreadable)]
-            + ["{:.1f}".format(fault.bulk_seconds), recover])
+            + ["{:.1f}".format(fault.bulk_seconds)] + times)
     errors = ["{} failed by class: {}".format(fault.process, format_counts(fault.failed))
               for fault in faults]
     return "\n".join([_table(rows)] + errors)
