@@ -47,7 +47,7 @@ from bench._common import (
     log,
     make_hashes,
 )
-from dxltieclient import FileProvider, TieClient, TrustLevel
+from dxltieclient import FileProvider, TieClient, TieNotConnectedError, TrustLevel
 
 #: Sizes of a full drill and of ``--quick``.
 SIZES = {"full": {"burst": 20000, "fault_items": 10000},
@@ -92,6 +92,7 @@ class FaultResult:
     failed: Dict[str, int] = field(default_factory=dict)
     acked_stored: int = 0
     failed_stored: int = 0
+    failed_stored_by: Dict[str, int] = field(default_factory=dict)
     failed_not_stored: int = 0
     acked_lost: int = 0
     unreadable: int = 0
@@ -107,9 +108,17 @@ def new_hashes(count: int) -> List[Dict[str, str]]:
     return make_hashes(count, seed=random.SystemRandom().randrange(1 << 62))
 
 
+def error_label(error: BaseException) -> str:
+    """An error's class name; for :class:`TieNotConnectedError`, whether it had been sent."""
+    name = type(error).__name__
+    if isinstance(error, TieNotConnectedError):
+        return name + (" (sent)" if error.sent else " (not sent)")
+    return name
+
+
 def error_counts(errors: Sequence[Optional[BaseException]]) -> Dict[str, int]:
-    """The errors by class name (``None`` entries are successes and not counted)."""
-    return dict(collections.Counter(type(error).__name__ for error in errors
+    """The errors by :func:`error_label` (``None`` entries are successes and not counted)."""
+    return dict(collections.Counter(error_label(error) for error in errors
                                     if error is not None))
 
 
@@ -236,6 +245,8 @@ def classify(result: FaultResult, errors: Sequence[Optional[BaseException]],
             result.acked_lost += not is_stored
         elif is_stored:
             result.failed_stored += 1
+            label = error_label(error)
+            result.failed_stored_by[label] = result.failed_stored_by.get(label, 0) + 1
         else:
             result.failed_not_stored += 1
 
@@ -313,8 +324,9 @@ def format_faults(faults: Sequence[FaultResult]) -> str:
             fault.items, fault.done_at_kill, fault.failed_total, fault.failed_stored,
             fault.failed_not_stored, fault.acked_stored, fault.acked_lost, fault.unreadable)]
             + ["{:.1f}".format(fault.bulk_seconds)] + times)
-    errors = ["{} failed by class: {}".format(fault.process, format_counts(fault.failed))
-              for fault in faults]
+    errors = ["{}: failed by class: {}; written though failed, by class: {}".format(
+        fault.process, format_counts(fault.failed), format_counts(fault.failed_stored_by))
+        for fault in faults]
     return "\n".join([_table(rows)] + errors)
 
 
